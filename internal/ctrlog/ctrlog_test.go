@@ -1,0 +1,189 @@
+package ctrlog
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+func readAll(t *testing.T, path string, opts ReadOptions) []Entry {
+	t.Helper()
+	var out []Entry
+	err := Read(t.Context(), path, opts, func(e Entry) error {
+		e.Line = bytes.Clone(e.Line)
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	return out
+}
+
+func TestCopyAndRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "container.log")
+	w, err := NewWriter(path, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Copy(Stdout, strings.NewReader("one\ntwo \"quoted\"\ttab\nno newline")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Copy(Stderr, strings.NewReader("err \x01\xff é\n")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	got := readAll(t, path, ReadOptions{})
+	want := []struct{ stream, line string }{
+		{Stdout, "one\n"}, {Stdout, "two \"quoted\"\ttab\n"}, {Stdout, "no newline"}, {Stderr, "err \x01\uFFFD é\n"},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("read %d entries, want %d: %+v", len(got), len(want), got)
+	}
+	for i, w := range want {
+		if got[i].Stream != w.stream || string(got[i].Line) != w.line || got[i].Time.IsZero() {
+			t.Errorf("entry %d = %s %q %v, want %s %q", i, got[i].Stream, got[i].Line, got[i].Time, w.stream, w.line)
+		}
+	}
+	if tail := readAll(t, path, ReadOptions{Tail: 2}); len(tail) != 2 || string(tail[1].Line) != want[3].line {
+		t.Errorf("tail 2 = %+v", tail)
+	}
+	if none := readAll(t, path, ReadOptions{Tail: -1}); len(none) != 0 {
+		t.Errorf("tail -1 = %+v", none)
+	}
+}
+
+func TestLongLineSplit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "container.log")
+	w, _ := NewWriter(path, 0, 0)
+	long := strings.Repeat("x", MaxLine*2+10) + "\n"
+	if err := w.Copy(Stdout, strings.NewReader(long)); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	got := readAll(t, path, ReadOptions{})
+	var joined string
+	for _, e := range got {
+		joined += string(e.Line)
+	}
+	if len(got) != 3 || joined != long {
+		t.Fatalf("long line read back as %d entries, %d bytes", len(got), len(joined))
+	}
+}
+
+func TestSinceUntil(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "container.log")
+	w, _ := NewWriter(path, 0, 0)
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for i := range 10 {
+		if err := w.Write(Stdout, base.Add(time.Duration(i)*time.Second), fmt.Appendf(nil, "%d\n", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	got := readAll(t, path, ReadOptions{Since: base.Add(3 * time.Second), Until: base.Add(5 * time.Second)})
+	if len(got) != 3 || string(got[0].Line) != "3\n" || string(got[2].Line) != "5\n" {
+		t.Fatalf("since/until = %+v", got)
+	}
+}
+
+func TestRotation(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "container.log")
+	w, _ := NewWriter(path, 1000, 3)
+	for i := range 100 {
+		if err := w.Write(Stdout, time.Now(), fmt.Appendf(nil, "line %03d\n", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	got := readAll(t, path, ReadOptions{})
+	if len(got) == 0 || len(got) >= 100 {
+		t.Fatalf("rotation kept %d entries", len(got))
+	}
+	if string(got[len(got)-1].Line) != "line 099\n" {
+		t.Fatalf("last entry %q", got[len(got)-1].Line)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Line[7] != got[i-1].Line[7]+1 && got[i].Line[7] != '0' {
+			t.Fatalf("entries out of order at %d: %q after %q", i, got[i].Line, got[i-1].Line)
+		}
+	}
+	total := 0
+	for _, p := range []string{path, path + ".1", path + ".2"} {
+		n := len(readFileEntries(t, p))
+		total += n
+	}
+	if total != len(got) {
+		t.Fatalf("files hold %d entries, Read returned %d", total, len(got))
+	}
+}
+
+func readFileEntries(t *testing.T, p string) []Entry {
+	var out []Entry
+	err := readFile(p, func(*Entry) (bool, error) { return true, nil }, func(e Entry) error { out = append(out, e); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestFollow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "container.log")
+	w, _ := NewWriter(path, 300, 2)
+	defer w.Close()
+	_ = w.Write(Stdout, time.Now(), []byte("before\n"))
+	stop := make(chan struct{})
+	got := make(chan string, 100)
+	done := make(chan error, 1)
+	go func() {
+		done <- Read(context.Background(), path, ReadOptions{Follow: true, Stop: stop, PollInterval: 10 * time.Millisecond},
+			func(e Entry) error { got <- string(e.Line); return nil })
+	}()
+	if l := <-got; l != "before\n" {
+		t.Fatalf("first line %q", l)
+	}
+	for i := range 20 { // crosses several rotations
+		_ = w.Write(Stderr, time.Now(), fmt.Appendf(nil, "after %d\n", i))
+		select {
+		case l := <-got:
+			if want := fmt.Sprintf("after %d\n", i); l != want {
+				t.Fatalf("followed %q, want %q", l, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("follow did not see line %d", i)
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatalf("follow returned %v", err)
+	}
+}
+
+func FuzzDecodeEntry(f *testing.F) {
+	for _, s := range []string{
+		`{"log":"hi\n","stream":"stdout","time":"2026-01-02T03:04:05.1Z"}`,
+		`{"log":"\ud83d\ude00 \u00e9","stream":"stderr","time":"2026-01-02T03:04:05Z"}`,
+		`{"stream":"stdout","log":"x","time":"2026-01-02T03:04:05Z"}`, `{"log":"\`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var e Entry
+		if !DecodeEntry(line, &e) {
+			return
+		}
+		if e.Stream != Stdout && e.Stream != Stderr || !utf8.Valid(e.Line) {
+			return
+		}
+		enc := AppendEntry(nil, e.Stream, e.Time, e.Line)
+		var again Entry
+		if !DecodeEntry(enc[:len(enc)-1], &again) || !bytes.Equal(again.Line, e.Line) || again.Stream != e.Stream {
+			t.Fatalf("round trip %q -> %q -> %+v", line, enc, again)
+		}
+	})
+}

@@ -1,0 +1,401 @@
+package ctrlog
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Entry is one decoded log line.
+type Entry struct {
+	// Stream is "stdout" or "stderr".
+	Stream string
+	Time   time.Time
+	// Line is the output, with its trailing newline unless the line was
+	// split or the process ended without one. Valid only during the
+	// callback.
+	Line []byte
+}
+
+// ReadOptions select entries.
+type ReadOptions struct {
+	// Tail > 0 returns only the last Tail entries of the history; 0 returns
+	// all of it; < 0 none (with Follow: only new entries).
+	Tail int
+	// Since and Until, when non-zero, bound the entries' times (inclusive).
+	Since, Until time.Time
+	// Follow keeps reading new entries (across rotations) until ctx is
+	// done, Stop is closed (then everything already written is read first),
+	// or an entry later than Until arrives.
+	Follow bool
+	// Stop ends a Follow after draining what is in the file; typically
+	// closed when the container has exited.
+	Stop <-chan struct{}
+	// PollInterval is how often a follower looks for new data; default 100ms.
+	PollInterval time.Duration
+}
+
+// errUntil stops a read once entries pass Until.
+var errUntil = errors.New("past until")
+
+// Read calls fn for each selected entry of the log at path (the current
+// file; rotated files path.1, path.2, ... are read first, oldest first). A
+// missing log reads as empty. Lines that do not decode are skipped.
+func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) error) error {
+	files := []string{}
+	for i := 1; ; i++ {
+		p := path + "." + strconv.Itoa(i)
+		if _, err := os.Stat(p); err != nil {
+			break
+		}
+		files = append(files, p)
+	}
+	// Oldest first.
+	for i, j := 0, len(files)-1; i < j; i, j = i+1, j-1 {
+		files[i], files[j] = files[j], files[i]
+	}
+
+	keep := func(e *Entry) (bool, error) {
+		if !opts.Since.IsZero() && e.Time.Before(opts.Since) {
+			return false, nil
+		}
+		if !opts.Until.IsZero() && e.Time.After(opts.Until) {
+			return false, errUntil
+		}
+		return true, nil
+	}
+
+	emit := fn
+	var ring []ringEntry
+	var ringStart, ringLen int
+	if opts.Tail != 0 {
+		n := max(opts.Tail, 0)
+		ring = make([]ringEntry, n)
+		emit = func(e Entry) error {
+			if n == 0 {
+				return nil
+			}
+			slot := &ring[(ringStart+ringLen)%n]
+			if ringLen == n {
+				slot = &ring[ringStart]
+				ringStart = (ringStart + 1) % n
+			} else {
+				ringLen++
+			}
+			slot.stream, slot.time = e.Stream, e.Time
+			slot.line = append(slot.line[:0], e.Line...)
+			return nil
+		}
+	}
+
+	var err error
+	for _, p := range files {
+		err = readFile(p, keep, emit)
+		if err != nil {
+			break
+		}
+	}
+	// The current file: keep it open for following.
+	f, ferr := os.Open(path)
+	if ferr != nil && !errors.Is(ferr, fs.ErrNotExist) {
+		return fmt.Errorf("open container log: %w", ferr)
+	}
+	var lr *lineReader
+	if f != nil {
+		defer func() { f.Close() }()
+		lr = &lineReader{f: f}
+		if err == nil {
+			err = lr.each(keep, emit, true)
+		}
+	}
+	if err != nil && !errors.Is(err, errUntil) {
+		return err
+	}
+	for i := range ringLen {
+		r := &ring[(ringStart+i)%len(ring)]
+		if e := fn(Entry{Stream: r.stream, Time: r.time, Line: r.line}); e != nil {
+			return e
+		}
+	}
+	if !opts.Follow || errors.Is(err, errUntil) {
+		return nil
+	}
+
+	poll := opts.PollInterval
+	if poll <= 0 {
+		poll = 100 * time.Millisecond
+	}
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	stopped := false
+	for {
+		if lr != nil {
+			if err := lr.each(keep, fn, false); err != nil {
+				if errors.Is(err, errUntil) {
+					return nil
+				}
+				return err
+			}
+		}
+		// Rotated or created since we opened it?
+		if fi, err := os.Stat(path); err == nil && (f == nil || !sameFile(f, fi)) {
+			if lr != nil {
+				if err := lr.each(keep, fn, true); err != nil {
+					if errors.Is(err, errUntil) {
+						return nil
+					}
+					return err
+				}
+				f.Close()
+			}
+			nf, err := os.Open(path)
+			if err == nil {
+				f, lr = nf, &lineReader{f: nf}
+				continue
+			}
+		}
+		if stopped {
+			if lr != nil {
+				if err := lr.each(keep, fn, true); err != nil && !errors.Is(err, errUntil) {
+					return err
+				}
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-opts.Stop:
+			stopped = true
+		case <-t.C:
+		}
+	}
+}
+
+type ringEntry struct {
+	stream string
+	time   time.Time
+	line   []byte
+}
+
+func sameFile(f *os.File, fi os.FileInfo) bool {
+	cur, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	a, ok1 := cur.Sys().(*syscall.Stat_t)
+	b, ok2 := fi.Sys().(*syscall.Stat_t)
+	if !ok1 || !ok2 {
+		return os.SameFile(cur, fi)
+	}
+	return a.Ino == b.Ino && a.Dev == b.Dev && fi.Size() >= cur.Size()
+}
+
+func readFile(path string, keep func(*Entry) (bool, error), emit func(Entry) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // rotated away while we looked
+		}
+		return fmt.Errorf("open container log: %w", err)
+	}
+	defer f.Close()
+	return (&lineReader{f: f}).each(keep, emit, true)
+}
+
+// lineReader reads whole lines from a growing file, keeping a partial last
+// line until the rest arrives.
+type lineReader struct {
+	f          *os.File
+	buf        []byte
+	start, end int
+}
+
+// each decodes every complete line available now. With final, a trailing
+// partial line is decoded too.
+func (r *lineReader) each(keep func(*Entry) (bool, error), emit func(Entry) error, final bool) error {
+	if r.buf == nil {
+		r.buf = make([]byte, 256<<10)
+	}
+	var e Entry
+	for {
+		for {
+			i := bytes.IndexByte(r.buf[r.start:r.end], '\n')
+			if i < 0 {
+				break
+			}
+			line := r.buf[r.start : r.start+i]
+			r.start += i + 1
+			if err := decodeEmit(line, &e, keep, emit); err != nil {
+				return err
+			}
+		}
+		if r.start > 0 {
+			r.end = copy(r.buf, r.buf[r.start:r.end])
+			r.start = 0
+		}
+		if r.end == len(r.buf) {
+			if len(r.buf) >= 16<<20 {
+				r.end = 0 // an absurd line: drop it
+			} else {
+				r.buf = append(r.buf, make([]byte, len(r.buf))...)
+			}
+		}
+		n, err := r.f.Read(r.buf[r.end:])
+		r.end += n
+		if n > 0 {
+			continue
+		}
+		if err == nil || err == io.EOF {
+			if final && r.end > 0 {
+				line := r.buf[:r.end]
+				r.end = 0
+				return decodeEmit(line, &e, keep, emit)
+			}
+			return nil
+		}
+		return fmt.Errorf("read container log: %w", err)
+	}
+}
+
+func decodeEmit(line []byte, e *Entry, keep func(*Entry) (bool, error), emit func(Entry) error) error {
+	if !DecodeEntry(line, e) {
+		return nil
+	}
+	ok, err := keep(e)
+	if err != nil || !ok {
+		return err
+	}
+	return emit(*e)
+}
+
+// DecodeEntry decodes one log line (without its newline) into e, reusing
+// e.Line's storage. It reports false for a line that is not a log entry.
+func DecodeEntry(line []byte, e *Entry) bool {
+	// Fast path for the exact form AppendEntry writes.
+	const prefix = `{"log":"`
+	if bytes.HasPrefix(line, []byte(prefix)) {
+		rest := line[len(prefix):]
+		out, n, ok := unquote(e.Line[:0], rest)
+		if ok {
+			rest = rest[n:]
+			var stream string
+			switch {
+			case bytes.HasPrefix(rest, []byte(`,"stream":"stdout","time":"`)):
+				stream = Stdout
+			case bytes.HasPrefix(rest, []byte(`,"stream":"stderr","time":"`)):
+				stream = Stderr
+			}
+			if stream != "" {
+				rest = rest[len(`,"stream":"stdout","time":"`):]
+				if len(rest) > 2 && bytes.HasSuffix(rest, []byte(`"}`)) {
+					if t, err := time.Parse(time.RFC3339Nano, string(rest[:len(rest)-2])); err == nil {
+						e.Stream, e.Time, e.Line = stream, t, out
+						return true
+					}
+				}
+			}
+		}
+	}
+	var j struct {
+		Log    string    `json:"log"`
+		Stream string    `json:"stream"`
+		Time   time.Time `json:"time"`
+	}
+	if err := json.Unmarshal(line, &j); err != nil || j.Stream == "" {
+		return false
+	}
+	e.Stream, e.Time, e.Line = j.Stream, j.Time, append(e.Line[:0], j.Log...)
+	return true
+}
+
+// unquote decodes a JSON string body (after the opening quote) up to its
+// closing quote, appending to dst. It returns the bytes consumed including
+// the closing quote.
+func unquote(dst, s []byte) ([]byte, int, bool) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"':
+			return dst, i + 1, true
+		case c == '\\':
+			if i+1 >= len(s) {
+				return dst, 0, false
+			}
+			switch s[i+1] {
+			case '"', '\\', '/':
+				dst = append(dst, s[i+1])
+			case 'n':
+				dst = append(dst, '\n')
+			case 'r':
+				dst = append(dst, '\r')
+			case 't':
+				dst = append(dst, '\t')
+			case 'b':
+				dst = append(dst, '\b')
+			case 'f':
+				dst = append(dst, '\f')
+			case 'u':
+				r, ok := hex4(s[i+2:])
+				if !ok {
+					return dst, 0, false
+				}
+				i += 6
+				if utf16.IsSurrogate(r) {
+					r2, ok := rune(0), false
+					if i+1 < len(s) && s[i] == '\\' && s[i+1] == 'u' {
+						r2, ok = hex4(s[i+2:])
+					}
+					if d := utf16.DecodeRune(r, r2); ok && d != utf8.RuneError {
+						r = d
+						i += 6
+					} else {
+						r = utf8.RuneError
+					}
+				}
+				dst = utf8.AppendRune(dst, r)
+				continue
+			default:
+				return dst, 0, false
+			}
+			i += 2
+		case c < 0x20:
+			return dst, 0, false
+		default:
+			dst = append(dst, c)
+			i++
+		}
+	}
+	return dst, 0, false
+}
+
+func hex4(s []byte) (rune, bool) {
+	if len(s) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range s[:4] {
+		r <<= 4
+		switch {
+		case c >= '0' && c <= '9':
+			r |= rune(c - '0')
+		case c >= 'a' && c <= 'f':
+			r |= rune(c - 'a' + 10)
+		case c >= 'A' && c <= 'F':
+			r |= rune(c - 'A' + 10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
+}
