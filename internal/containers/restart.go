@@ -1,0 +1,150 @@
+package containers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/berth/container/errdefs"
+)
+
+// Restart backoff: 100 ms doubling up to a minute; a run that lasted
+// longer than resetAfter starts the sequence again.
+const (
+	backoffBase = 100 * time.Millisecond
+	backoffMax  = time.Minute
+	resetAfter  = 10 * time.Second
+)
+
+// restartDelay decides whether the stopped container c restarts under its
+// policy, and after how long. It bumps c's restart count in the store.
+func (s *Service) restartDelay(c Container) (time.Duration, bool) {
+	p, err := ParseRestartPolicy(c.Spec.Restart)
+	if err != nil || c.State.StoppedByUser {
+		return 0, false
+	}
+	switch p.Name {
+	case "always", "unless-stopped":
+	case "on-failure":
+		if c.State.ExitCode == 0 && c.State.Error == "" {
+			return 0, false
+		}
+		if p.MaxRetries > 0 && c.State.RestartCount >= p.MaxRetries {
+			return 0, false
+		}
+	default:
+		return 0, false
+	}
+	n := c.State.RestartCount
+	if !c.State.StartedAt.IsZero() && c.State.FinishedAt.Sub(c.State.StartedAt) > resetAfter {
+		n = 0
+	}
+	d := backoffBase << min(n, 10)
+	return min(d, backoffMax), true
+}
+
+// scheduleRestart starts id again after delay unless the service closes or
+// the user acts on the container first.
+func (s *Service) scheduleRestart(id string, delay time.Duration) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		timer := time.NewTimer(delay)
+		defer timer.Stop()
+		select {
+		case <-timer.C:
+		case <-s.closing:
+			return
+		}
+		ctx, cancel := s.background()
+		defer cancel()
+		unlock := s.lock(id)
+		defer unlock()
+		c, err := s.store.Get(ctx, id)
+		if err != nil || c.State.Status != StatusStopped || c.State.StoppedByUser {
+			return
+		}
+		c.State.RestartCount++
+		if _, err := s.startLocked(ctx, c); err != nil {
+			s.log.ErrorContext(ctx, "restart container", "container", id, "err", err)
+			// A failed start counts as a failed run: try again later.
+			if c, gerr := s.store.Get(ctx, id); gerr == nil && c.State.Status == StatusStopped {
+				c.State.RestartCount++
+				c.State.Error = err.Error()
+				_ = s.store.Update(ctx, c)
+				if d, ok := s.restartDelay(c); ok {
+					s.scheduleRestart(id, d)
+				}
+			}
+		}
+	}()
+}
+
+// Recover brings the records in line with the world after the apiserver
+// (re)starts: it reattaches to supervisors of running containers, records
+// exits that happened while it was down (with their real codes), marks
+// containers whose supervisor died, and finishes interrupted deletes.
+func (s *Service) Recover(ctx context.Context) error {
+	cs, err := s.store.List(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, c := range cs {
+		if err := s.recoverOne(ctx, c.ID); err != nil {
+			errs = append(errs, fmt.Errorf("recover container %q: %w", c.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) recoverOne(ctx context.Context, id string) error {
+	unlock := s.lock(id)
+	defer unlock()
+	c, err := s.store.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	switch c.State.Status {
+	case StatusRemoving:
+		return s.removeLocked(ctx, c)
+	case StatusRunning:
+	default:
+		return nil
+	}
+	st, err := s.runtime.State(ctx, id)
+	t := &task{done: make(chan struct{})}
+	switch {
+	case err == nil && st.Running:
+		s.mu.Lock()
+		s.tasks[id] = t
+		s.mu.Unlock()
+		s.watch(id, t)
+		s.log.InfoContext(ctx, "container reattached", "container", id, "pid", st.Pid)
+		return nil
+	case err == nil && st.Exit != nil:
+		t.exit = *st.Exit
+	case err == nil || errdefs.IsNotFound(err) || errdefs.IsUnavailable(err):
+		t.exit = Exit{Code: 255, ExitedAt: time.Now().UTC(), Error: "the container's supervisor died; its exit status is unknown"}
+	default:
+		return err
+	}
+	close(t.done)
+	s.finalizeLocked(ctx, id, t, true)
+	return nil
+}
+
+// Run owns the service's background work (exit monitors, restarts) until
+// ctx ends, then stops it and waits. Containers keep running.
+func (s *Service) Run(ctx context.Context) error {
+	<-ctx.Done()
+	s.Close()
+	return nil
+}
+
+// Close stops the background work and waits for it. Containers keep running.
+func (s *Service) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
+	s.wg.Wait()
+}

@@ -1,0 +1,635 @@
+package containers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/berth/container/errdefs"
+	"github.com/berth/container/internal/identifiers"
+)
+
+// DefaultRuntime is the runtime plugin used when a spec names none.
+const DefaultRuntime = "container-runtime-linux"
+
+// Opt configures a Service.
+type Opt struct {
+	Store     Store
+	Images    Images
+	Snapshots Snapshots
+	Runtime   Runtime
+	Log       *slog.Logger
+	// DefaultRuntime overrides DefaultRuntime.
+	DefaultRuntime string
+}
+
+// Service runs containers.
+type Service struct {
+	store     Store
+	images    Images
+	snapshots Snapshots
+	runtime   Runtime
+	log       *slog.Logger
+	defRT     string
+
+	locks sync.Map // id → *sync.Mutex
+
+	mu       sync.Mutex
+	tasks    map[string]*task         // running containers being watched
+	changed  map[string]chan struct{} // closed and replaced on every state change
+	creating map[string]bool          // ids reserved by a Create in progress
+
+	closing   chan struct{}
+	closeOnce sync.Once
+	wg        sync.WaitGroup
+}
+
+// task is one run of a container, watched by a monitor goroutine.
+type task struct {
+	done      chan struct{} // closed when exit is set
+	exit      Exit
+	finalized bool // guarded by the container's lock
+}
+
+// New returns a Service. Call Recover before serving and Run for the
+// background work (monitors, restarts).
+func New(opt Opt) *Service {
+	rt := opt.DefaultRuntime
+	if rt == "" {
+		rt = DefaultRuntime
+	}
+	log := opt.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Service{
+		store: opt.Store, images: opt.Images, snapshots: opt.Snapshots, runtime: opt.Runtime,
+		log: log, defRT: rt,
+		tasks: map[string]*task{}, changed: map[string]chan struct{}{}, creating: map[string]bool{},
+		closing: make(chan struct{}),
+	}
+}
+
+func snapshotKey(id string) string { return "container/" + id }
+
+func (s *Service) lock(id string) func() {
+	m, _ := s.locks.LoadOrStore(id, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
+// notify wakes everyone waiting for a change of id.
+func (s *Service) notify(id string) {
+	s.mu.Lock()
+	if ch, ok := s.changed[id]; ok {
+		close(ch)
+		delete(s.changed, id)
+	}
+	s.mu.Unlock()
+}
+
+func (s *Service) changes(id string) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ch, ok := s.changed[id]
+	if !ok {
+		ch = make(chan struct{})
+		s.changed[id] = ch
+	}
+	return ch
+}
+
+// background returns a context cancelled when the service closes.
+func (s *Service) background() (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	go func() {
+		select {
+		case <-s.closing:
+			cancel(errClosing)
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() { cancel(context.Canceled) }
+}
+
+var errClosing = errors.New("containers service closing")
+
+// Resolve finds a container by id, name or unique id prefix.
+func (s *Service) Resolve(ctx context.Context, ref string) (Container, error) {
+	if ref == "" {
+		return Container{}, fmt.Errorf("container reference must not be empty: %w", errdefs.ErrInvalidArgument)
+	}
+	c, err := s.store.Get(ctx, ref)
+	if err == nil {
+		return c, nil
+	}
+	if !errdefs.IsNotFound(err) {
+		return Container{}, err
+	}
+	all, err := s.store.List(ctx)
+	if err != nil {
+		return Container{}, err
+	}
+	var matches []Container
+	for _, c := range all {
+		if strings.HasPrefix(c.ID, ref) {
+			matches = append(matches, c)
+		}
+	}
+	switch len(matches) {
+	case 0:
+		return Container{}, fmt.Errorf("container %q: %w", ref, errdefs.ErrNotFound)
+	case 1:
+		return matches[0], nil
+	}
+	return Container{}, fmt.Errorf("container %q: prefix matches %d containers: %w", ref, len(matches), errdefs.ErrInvalidArgument)
+}
+
+// Get returns the container named by ref.
+func (s *Service) Get(ctx context.Context, ref string) (Container, error) { return s.Resolve(ctx, ref) }
+
+// resolveLocked resolves ref and takes the container's lock; the record is
+// read again under the lock.
+func (s *Service) resolveLocked(ctx context.Context, ref string) (Container, func(), error) {
+	c, err := s.Resolve(ctx, ref)
+	if err != nil {
+		return Container{}, nil, err
+	}
+	unlock := s.lock(c.ID)
+	c, err = s.store.Get(ctx, c.ID)
+	if err != nil {
+		unlock()
+		return Container{}, nil, err
+	}
+	return c, unlock, nil
+}
+
+// Create records a new container in state created and prepares its
+// writable snapshot. name may be empty.
+func (s *Service) Create(ctx context.Context, name string, spec Spec) (_ Container, retErr error) {
+	if err := spec.Validate(name); err != nil {
+		return Container{}, err
+	}
+	id := name
+	if id == "" {
+		id = identifiers.NewID()
+	}
+	if spec.Runtime == "" {
+		spec.Runtime = s.defRT
+	}
+	if spec.Restart == "" {
+		spec.Restart = "no"
+	}
+	// Reserve the id: a concurrent Create of the same name fails here.
+	s.mu.Lock()
+	if s.creating[id] {
+		s.mu.Unlock()
+		return Container{}, fmt.Errorf("container %q: %w", id, errdefs.ErrAlreadyExists)
+	}
+	s.creating[id] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.creating, id)
+		s.mu.Unlock()
+	}()
+	if _, err := s.store.Get(ctx, id); err == nil {
+		return Container{}, fmt.Errorf("container %q: %w", id, errdefs.ErrAlreadyExists)
+	} else if !errdefs.IsNotFound(err) {
+		return Container{}, err
+	}
+
+	img, err := s.images.Get(ctx, spec.Image)
+	if err != nil {
+		return Container{}, fmt.Errorf("image %q: %w", spec.Image, err)
+	}
+	if _, err := s.snapshots.Prepare(ctx, snapshotKey(id), img.ChainID); err != nil {
+		return Container{}, fmt.Errorf("prepare rootfs for %q: %w", id, err)
+	}
+	defer func() {
+		if retErr != nil {
+			if err := s.snapshots.Remove(context.WithoutCancel(ctx), snapshotKey(id)); err != nil && !errdefs.IsNotFound(err) {
+				s.log.WarnContext(ctx, "remove snapshot after failed create", "container", id, "err", err)
+			}
+		}
+	}()
+	c := Container{
+		ID: id, Name: id, Image: img, Spec: spec,
+		CreatedAt: time.Now().UTC(), Runtime: spec.Runtime,
+		State: State{Status: StatusCreated},
+	}
+	if err := s.store.Create(ctx, c); err != nil {
+		return Container{}, err
+	}
+	s.log.InfoContext(ctx, "container created", "container", id, "image", img.Name)
+	return c, nil
+}
+
+// Start runs a created or stopped container. Starting a running container
+// is not an error.
+func (s *Service) Start(ctx context.Context, ref string) (Container, error) {
+	c, unlock, err := s.resolveLocked(ctx, ref)
+	if err != nil {
+		return Container{}, err
+	}
+	defer unlock()
+	if c.State.Status == StatusRunning {
+		return c, nil
+	}
+	c.State.RestartCount = 0
+	return s.startLocked(ctx, c)
+}
+
+func (s *Service) startLocked(ctx context.Context, c Container) (Container, error) {
+	if !CanTransition(c.State.Status, StatusRunning) {
+		return Container{}, fmt.Errorf("container %q is %s: %w", c.ID, c.State.Status, errdefs.ErrFailedPrecondition)
+	}
+	fail := func(err error) (Container, error) {
+		if derr := s.runtime.Delete(context.WithoutCancel(ctx), c.ID); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		c.State.Error = err.Error()
+		if uerr := s.store.Update(context.WithoutCancel(ctx), c); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
+		s.notify(c.ID)
+		return Container{}, err
+	}
+	rootfs, err := s.snapshots.Mounts(ctx, snapshotKey(c.ID))
+	if err != nil {
+		return Container{}, fmt.Errorf("rootfs of %q: %w", c.ID, err)
+	}
+	ts := TaskSpec{Runtime: c.Runtime, Image: c.Image.Config, Spec: c.Spec, Rootfs: rootfs, Hostname: c.Spec.Hostname}
+	if ts.Hostname == "" {
+		ts.Hostname = c.ID
+		if len(ts.Hostname) > 12 && identifiers.IsID(ts.Hostname) {
+			ts.Hostname = ts.Hostname[:12]
+		}
+	}
+	for _, t := range c.Spec.Tmpfs {
+		m, err := ParseTmpfs(t)
+		if err != nil {
+			return Container{}, err
+		}
+		ts.Mounts = append(ts.Mounts, m)
+	}
+	if err := s.runtime.Create(ctx, c.ID, ts); err != nil {
+		return fail(fmt.Errorf("create container %q: %w", c.ID, err))
+	}
+	pid, err := s.runtime.Start(ctx, c.ID)
+	if err != nil {
+		return fail(fmt.Errorf("start container %q: %w", c.ID, err))
+	}
+	c.State = State{
+		Status: StatusRunning, Pid: pid, StartedAt: time.Now().UTC(),
+		RestartCount: c.State.RestartCount,
+	}
+	t := &task{done: make(chan struct{})}
+	s.mu.Lock()
+	s.tasks[c.ID] = t
+	s.mu.Unlock()
+	s.watch(c.ID, t)
+	if err := s.store.Update(ctx, c); err != nil {
+		return Container{}, err
+	}
+	s.notify(c.ID)
+	s.log.InfoContext(ctx, "container started", "container", c.ID, "pid", pid)
+	return c, nil
+}
+
+// watch starts the goroutine that waits for t's exit and records it.
+func (s *Service) watch(id string, t *task) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		ctx, cancel := s.background()
+		defer cancel()
+		exit, err := s.runtime.Wait(ctx, id)
+		if ctx.Err() != nil {
+			return // the service is closing; Recover picks the container up again
+		}
+		if err != nil {
+			exit = Exit{Code: 255, ExitedAt: time.Now().UTC(), Error: fmt.Sprintf("wait for container: %v", err)}
+		}
+		t.exit = exit
+		close(t.done)
+		unlock := s.lock(id)
+		defer unlock()
+		s.finalizeLocked(ctx, id, t, true)
+	}()
+}
+
+// finalizeLocked records t's exit, ends the supervisor and applies the
+// restart policy (when policy is true). The caller holds id's lock.
+func (s *Service) finalizeLocked(ctx context.Context, id string, t *task, policy bool) {
+	if t.finalized {
+		return
+	}
+	t.finalized = true
+	s.mu.Lock()
+	if s.tasks[id] == t {
+		delete(s.tasks, id)
+	}
+	s.mu.Unlock()
+	ctx = context.WithoutCancel(ctx)
+	if err := s.runtime.Delete(ctx, id); err != nil {
+		s.log.WarnContext(ctx, "end supervisor", "container", id, "err", err)
+	}
+	c, err := s.store.Get(ctx, id)
+	if err != nil {
+		s.log.ErrorContext(ctx, "record exit", "container", id, "err", err)
+		return
+	}
+	if c.State.Status != StatusRunning {
+		return
+	}
+	c.State.Status = StatusStopped
+	c.State.Pid = 0
+	c.State.ExitCode = t.exit.Code
+	c.State.FinishedAt = t.exit.ExitedAt
+	if c.State.FinishedAt.IsZero() {
+		c.State.FinishedAt = time.Now().UTC()
+	}
+	c.State.OOMKilled = t.exit.OOMKilled
+	c.State.Error = t.exit.Error
+	if err := s.store.Update(ctx, c); err != nil {
+		s.log.ErrorContext(ctx, "record exit", "container", id, "err", err)
+	}
+	s.log.InfoContext(ctx, "container exited", "container", id, "exit_code", c.State.ExitCode)
+	s.notify(id)
+	if !policy {
+		return
+	}
+	if delay, ok := s.restartDelay(c); ok {
+		s.scheduleRestart(id, delay)
+		return
+	}
+	if c.Spec.AutoRemove && !c.State.StoppedByUser {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if _, err := s.Delete(ctx, id, true); err != nil && !errdefs.IsNotFound(err) {
+				s.log.ErrorContext(ctx, "auto-remove", "container", id, "err", err)
+			}
+		}()
+	}
+}
+
+// StopOptions tune Stop. Zero values mean the container's own settings.
+type StopOptions struct {
+	Signal  syscall.Signal
+	Timeout time.Duration
+	// TimeoutSet distinguishes an explicit zero timeout.
+	TimeoutSet bool
+}
+
+// Stop sends the stop signal, waits up to the timeout, then sends SIGKILL,
+// and returns once the exit is recorded. Stopping a container that is not
+// running is not an error.
+func (s *Service) Stop(ctx context.Context, ref string, opts StopOptions) (Container, error) {
+	c, unlock, err := s.resolveLocked(ctx, ref)
+	if err != nil {
+		return Container{}, err
+	}
+	defer unlock()
+	if c.State.Status != StatusRunning {
+		return c, nil
+	}
+	if err := s.markStoppedByUser(ctx, &c); err != nil {
+		return Container{}, err
+	}
+	sig := opts.Signal
+	if sig == 0 {
+		sig = c.stopSignal()
+	}
+	timeout := c.stopTimeout()
+	if opts.TimeoutSet {
+		timeout = opts.Timeout
+	}
+	if err := s.stopLocked(ctx, c, sig, timeout); err != nil {
+		return Container{}, err
+	}
+	return s.store.Get(ctx, c.ID)
+}
+
+func (s *Service) markStoppedByUser(ctx context.Context, c *Container) error {
+	if c.State.StoppedByUser {
+		return nil
+	}
+	c.State.StoppedByUser = true
+	return s.store.Update(ctx, *c)
+}
+
+// stopLocked ends the running container c: sig, then SIGKILL after timeout.
+func (s *Service) stopLocked(ctx context.Context, c Container, sig syscall.Signal, timeout time.Duration) error {
+	s.mu.Lock()
+	t := s.tasks[c.ID]
+	s.mu.Unlock()
+	if t == nil {
+		return fmt.Errorf("container %q is running but not watched: %w", c.ID, errdefs.ErrInternal)
+	}
+	if sig != syscall.SIGKILL && timeout > 0 {
+		if err := s.runtime.Kill(ctx, c.ID, sig, false); err != nil && !errdefs.IsFailedPrecondition(err) && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("signal container %q: %w", c.ID, err)
+		}
+		timer := time.NewTimer(timeout)
+		select {
+		case <-t.done:
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return context.Cause(ctx)
+		}
+		timer.Stop()
+	}
+	select {
+	case <-t.done:
+	default:
+		if err := s.runtime.Kill(ctx, c.ID, syscall.SIGKILL, true); err != nil && !errdefs.IsFailedPrecondition(err) && !errdefs.IsNotFound(err) {
+			return fmt.Errorf("kill container %q: %w", c.ID, err)
+		}
+		select {
+		case <-t.done:
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	s.finalizeLocked(ctx, c.ID, t, false)
+	return nil
+}
+
+// Kill sends sig to a running container's init process.
+func (s *Service) Kill(ctx context.Context, ref string, sig syscall.Signal) error {
+	c, unlock, err := s.resolveLocked(ctx, ref)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if c.State.Status != StatusRunning {
+		return fmt.Errorf("container %q is not running: %w", c.ID, errdefs.ErrFailedPrecondition)
+	}
+	if sig == syscall.SIGKILL || sig == syscall.SIGTERM || sig == syscall.SIGINT {
+		if err := s.markStoppedByUser(ctx, &c); err != nil {
+			return err
+		}
+	}
+	if err := s.runtime.Kill(ctx, c.ID, sig, false); err != nil {
+		return fmt.Errorf("signal container %q: %w", c.ID, err)
+	}
+	return nil
+}
+
+// Delete removes a container and everything it owns. A running container
+// needs force. It returns the container's id.
+func (s *Service) Delete(ctx context.Context, ref string, force bool) (string, error) {
+	c, unlock, err := s.resolveLocked(ctx, ref)
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if c.State.Status == StatusRunning {
+		if !force {
+			return "", fmt.Errorf("container %q is running: stop it or use force: %w", c.ID, errdefs.ErrFailedPrecondition)
+		}
+		if err := s.markStoppedByUser(ctx, &c); err != nil {
+			return "", err
+		}
+		if err := s.stopLocked(ctx, c, syscall.SIGKILL, 0); err != nil {
+			return "", err
+		}
+		if c, err = s.store.Get(ctx, c.ID); err != nil {
+			return "", err
+		}
+	}
+	if err := s.removeLocked(ctx, c); err != nil {
+		return "", err
+	}
+	return c.ID, nil
+}
+
+// removeLocked removes a container that is not running.
+func (s *Service) removeLocked(ctx context.Context, c Container) error {
+	ctx = context.WithoutCancel(ctx)
+	if c.State.Status != StatusRemoving {
+		if err := transition(&c, StatusRemoving); err != nil {
+			return err
+		}
+		if err := s.store.Update(ctx, c); err != nil {
+			return err
+		}
+		s.notify(c.ID)
+	}
+	var errs []error
+	if err := s.runtime.Remove(ctx, c.ID); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.snapshots.Remove(ctx, snapshotKey(c.ID)); err != nil && !errdefs.IsNotFound(err) {
+		errs = append(errs, fmt.Errorf("remove snapshot of %q: %w", c.ID, err))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err // the record stays in "removing"; Delete can be retried
+	}
+	if err := s.store.Delete(ctx, c.ID); err != nil {
+		return err
+	}
+	s.notify(c.ID)
+	s.locks.Delete(c.ID)
+	s.log.InfoContext(ctx, "container deleted", "container", c.ID)
+	return nil
+}
+
+// List returns running containers, or all with all, newest first.
+func (s *Service) List(ctx context.Context, all bool) ([]Container, error) {
+	cs, err := s.store.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := cs[:0]
+	for _, c := range cs {
+		if all || c.State.Status == StatusRunning {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].CreatedAt.After(out[j].CreatedAt) })
+	return out, nil
+}
+
+// Wait blocks until the container is stopped and returns its state. A
+// created container is waited for through its coming run.
+func (s *Service) Wait(ctx context.Context, ref string) (State, error) {
+	c, err := s.Resolve(ctx, ref)
+	if err != nil {
+		return State{}, err
+	}
+	for {
+		ch := s.changes(c.ID)
+		c, err = s.store.Get(ctx, c.ID)
+		if err != nil {
+			return State{}, err
+		}
+		if c.State.Status == StatusStopped {
+			return c.State, nil
+		}
+		if c.State.Status == StatusRemoving {
+			return State{}, fmt.Errorf("container %q is being removed: %w", c.ID, errdefs.ErrNotFound)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return State{}, context.Cause(ctx)
+		}
+	}
+}
+
+// Logs calls fn for every selected log entry of the container. With
+// opts.Follow it returns once the container has stopped and its log is
+// drained, or when ctx ends.
+func (s *Service) Logs(ctx context.Context, ref string, opts LogOptions, fn func(LogEntry) error) error {
+	c, err := s.Resolve(ctx, ref)
+	if err != nil {
+		return err
+	}
+	stopped := make(chan struct{})
+	if opts.Follow {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			defer close(stopped)
+			_, _ = s.Wait(ctx, c.ID)
+		}()
+	} else {
+		close(stopped)
+	}
+	return s.runtime.Logs(ctx, c.ID, opts, stopped, fn)
+}
+
+// Prune deletes every container that is not running and returns their ids.
+func (s *Service) Prune(ctx context.Context) ([]string, error) {
+	cs, err := s.store.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var deleted []string
+	var errs []error
+	for _, c := range cs {
+		if c.State.Status == StatusRunning {
+			continue
+		}
+		id, err := s.Delete(ctx, c.ID, false)
+		switch {
+		case err == nil:
+			deleted = append(deleted, id)
+		case errdefs.IsNotFound(err), errdefs.IsFailedPrecondition(err):
+		default:
+			errs = append(errs, err)
+		}
+	}
+	return deleted, errors.Join(errs...)
+}

@@ -1,0 +1,195 @@
+package containers
+
+import (
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth/container/errdefs"
+	"github.com/berth/container/internal/identifiers"
+)
+
+// DefaultStopTimeout is how long Stop waits before SIGKILL.
+const DefaultStopTimeout = 5 * time.Second
+
+// RestartPolicy is a parsed --restart value.
+type RestartPolicy struct {
+	// Name is "no", "on-failure", "always" or "unless-stopped".
+	Name string
+	// MaxRetries bounds on-failure restarts; 0 means unlimited.
+	MaxRetries int
+}
+
+// ParseRestartPolicy parses no|on-failure[:N]|always|unless-stopped ("" is "no").
+func ParseRestartPolicy(s string) (RestartPolicy, error) {
+	name, count, hasCount := strings.Cut(s, ":")
+	switch name {
+	case "", "no":
+		if hasCount {
+			break
+		}
+		return RestartPolicy{Name: "no"}, nil
+	case "always", "unless-stopped":
+		if hasCount {
+			break
+		}
+		return RestartPolicy{Name: name}, nil
+	case "on-failure":
+		if !hasCount {
+			return RestartPolicy{Name: name}, nil
+		}
+		n, err := strconv.Atoi(count)
+		if err != nil || n < 0 || n > 1<<20 {
+			return RestartPolicy{}, fmt.Errorf("restart policy %q: bad retry count: %w", s, errdefs.ErrInvalidArgument)
+		}
+		return RestartPolicy{Name: name, MaxRetries: n}, nil
+	}
+	return RestartPolicy{}, fmt.Errorf("restart policy %q: want no, on-failure[:N], always or unless-stopped: %w", s, errdefs.ErrInvalidArgument)
+}
+
+// ParseSignal parses "TERM", "SIGTERM", "term" or "15".
+func ParseSignal(s string) (syscall.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, fmt.Errorf("signal %q: out of range: %w", s, errdefs.ErrInvalidArgument)
+		}
+		return syscall.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("signal %q: unknown: %w", s, errdefs.ErrInvalidArgument)
+}
+
+var ulimitNames = map[string]bool{
+	"as": true, "core": true, "cpu": true, "data": true, "fsize": true, "locks": true,
+	"memlock": true, "msgqueue": true, "nice": true, "nofile": true, "nproc": true,
+	"rss": true, "rtprio": true, "rttime": true, "sigpending": true, "stack": true,
+}
+
+// ParseTmpfs parses "/path" or "/path:opt,opt" into a tmpfs mount.
+func ParseTmpfs(s string) (Mount, error) {
+	target, opts, _ := strings.Cut(s, ":")
+	if !path.IsAbs(target) || path.Clean(target) == "/" {
+		return Mount{}, fmt.Errorf("tmpfs %q: target must be an absolute path other than /: %w", s, errdefs.ErrInvalidArgument)
+	}
+	m := Mount{Type: "tmpfs", Source: "tmpfs", Target: path.Clean(target), Options: []string{"nosuid", "nodev", "noexec"}}
+	if opts != "" {
+		for _, o := range strings.Split(opts, ",") {
+			if o == "" {
+				return Mount{}, fmt.Errorf("tmpfs %q: empty option: %w", s, errdefs.ErrInvalidArgument)
+			}
+			m.Options = append(m.Options, o)
+		}
+	}
+	return m, nil
+}
+
+// Validate checks a create request before anything is made.
+func (sp Spec) Validate(name string) error {
+	if name != "" {
+		if err := identifiers.Validate(name); err != nil {
+			return err
+		}
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf(format+": %w", append(args, errdefs.ErrInvalidArgument)...)
+	}
+	if sp.Image == "" {
+		return bad("image reference must not be empty")
+	}
+	if _, err := ParseRestartPolicy(sp.Restart); err != nil {
+		return err
+	}
+	if sp.StopSignal != "" {
+		if _, err := ParseSignal(sp.StopSignal); err != nil {
+			return err
+		}
+	}
+	if sp.AutoRemove {
+		if p, _ := ParseRestartPolicy(sp.Restart); p.Name != "no" {
+			return bad("--rm and --restart %s cannot be combined", sp.Restart)
+		}
+	}
+	for _, e := range sp.Env {
+		if k, _, _ := strings.Cut(e, "="); k == "" || strings.ContainsRune(e, 0) {
+			return bad("environment entry %q", e)
+		}
+	}
+	for k := range sp.Labels {
+		if k == "" {
+			return bad("label with an empty key")
+		}
+	}
+	if sp.Workdir != "" && !path.IsAbs(sp.Workdir) {
+		return bad("working directory %q must be absolute", sp.Workdir)
+	}
+	if sp.CPUs < 0 || sp.CPUs > 4096 {
+		return bad("cpus %v out of range", sp.CPUs)
+	}
+	if sp.Memory < 0 || (sp.Memory > 0 && sp.Memory < 6<<20) {
+		return bad("memory %d: the minimum is 6 MiB", sp.Memory)
+	}
+	if sp.ShmSize < 0 {
+		return bad("shm size %d must not be negative", sp.ShmSize)
+	}
+	if sp.UID > 1<<32-1 || sp.GID > 1<<32-1 {
+		return bad("uid/gid out of range")
+	}
+	for _, u := range sp.Ulimits {
+		if !ulimitNames[u.Name] {
+			return bad("ulimit %q unknown", u.Name)
+		}
+		if u.Soft > u.Hard {
+			return bad("ulimit %q: soft limit above hard limit", u.Name)
+		}
+	}
+	for _, t := range sp.Tmpfs {
+		if _, err := ParseTmpfs(t); err != nil {
+			return err
+		}
+	}
+	switch sp.Network {
+	case "", "none", "default", "host":
+	default:
+		return bad("network %q: only none, default and host are supported yet", sp.Network)
+	}
+	if sp.Runtime != "" {
+		if err := identifiers.Validate(sp.Runtime); err != nil {
+			return bad("runtime %q", sp.Runtime)
+		}
+	}
+	if sp.Hostname != "" && identifiers.Validate(sp.Hostname) != nil {
+		return bad("hostname %q", sp.Hostname)
+	}
+	return nil
+}
+
+// stopSignal is the signal Stop sends first.
+func (c Container) stopSignal() syscall.Signal {
+	for _, s := range []string{c.Spec.StopSignal, c.Image.Config.StopSignal} {
+		if s == "" {
+			continue
+		}
+		if sig, err := ParseSignal(s); err == nil {
+			return sig
+		}
+	}
+	return syscall.SIGTERM
+}
+
+func (c Container) stopTimeout() time.Duration {
+	if c.Spec.StopTimeout >= 0 {
+		return c.Spec.StopTimeout
+	}
+	return DefaultStopTimeout
+}
