@@ -1,0 +1,59 @@
+package metadata
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/berth/container/errdefs"
+	"github.com/berth/container/internal/containers"
+)
+
+func TestContainersStore(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "metadata.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s := NewContainers(db)
+	ctx := t.Context()
+
+	if _, err := s.Get(ctx, "web"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("Get of missing = %v, want NotFound", err)
+	}
+	c := containers.Container{ID: "web", Name: "web", CreatedAt: time.Now().UTC().Round(0),
+		Spec:  containers.Spec{Image: "busybox", Labels: map[string]string{"a": "b"}, StopTimeout: -1},
+		State: containers.State{Status: containers.StatusCreated}}
+	if err := s.Create(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Create(ctx, c); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Fatalf("second Create = %v, want AlreadyExists", err)
+	}
+	c.State.Status = containers.StatusRunning
+	c.State.Pid = 42
+	if err := s.Update(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, "web")
+	if err != nil || got.State.Pid != 42 || got.Spec.Labels["a"] != "b" || !got.CreatedAt.Equal(c.CreatedAt) {
+		t.Fatalf("Get = %+v, %v", got, err)
+	}
+	if err := s.Update(ctx, containers.Container{ID: "nosuch"}); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("Update of missing = %v, want NotFound", err)
+	}
+	list, err := s.List(ctx)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("List = %v, %v", list, err)
+	}
+	if err := s.Delete(ctx, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "web"); err != nil {
+		t.Fatalf("second Delete = %v", err)
+	}
+	if list, _ := s.List(ctx); len(list) != 0 {
+		t.Fatalf("List after delete = %v", list)
+	}
+}
