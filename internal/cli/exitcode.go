@@ -1,0 +1,93 @@
+package cli
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/berth/container/errdefs"
+)
+
+// ExitError makes Main exit with Code without printing anything: the
+// command has already said what there is to say (a CLI plugin's exit code,
+// `run` passing on its container's).
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+// usageError is a mistake in how the command was called.
+type usageError struct {
+	err     error
+	command string // the command path whose --help to suggest
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return errdefs.ErrInvalidArgument }
+
+// exitCode prints err as `Error: <message>` on stderr and returns the
+// process exit code: 0 for nil, the code of an ExitError, 1 otherwise.
+// It is the one place that turns errors into exit codes.
+func (a *App) exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	fmt.Fprintf(a.Stderr, "Error: %s\n", errorMessage(err))
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(a.Stderr, "Run '%s --help' for usage.\n", cmp.Or(ue.command, "container"))
+	}
+	return 1
+}
+
+// errorMessage is the one-line text for err, with a hint for the kinds a
+// user can do something about.
+func errorMessage(err error) string {
+	msg := stripRPC(err.Error())
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		if !strings.Contains(msg, "deadline") && !strings.Contains(msg, "timed out") {
+			msg += ": timed out"
+		}
+	case errors.Is(err, context.Canceled):
+		msg = "canceled"
+	case isNoAccess(err):
+		msg += " (run as root or as a member of group \"container\")"
+	case isNotRunning(err):
+		msg += " (start it with `container system start`)"
+	}
+	return msg
+}
+
+// stripRPC removes transport jargon ("rpc error: code = X desc = ") that
+// might reach us from a library that did not map its error.
+func stripRPC(msg string) string {
+	for {
+		i := strings.Index(msg, "rpc error: code = ")
+		if i < 0 {
+			return msg
+		}
+		j := strings.Index(msg[i:], "desc = ")
+		if j < 0 {
+			return msg
+		}
+		msg = msg[:i] + msg[i+j+len("desc = "):]
+	}
+}
+
+// isNotRunning reports whether err says that no apiserver listens.
+func isNotRunning(err error) bool {
+	var ce *connectError
+	return errors.As(err, &ce) && ce.notRunning
+}
+
+// isNoAccess reports whether err says the socket refused us.
+func isNoAccess(err error) bool {
+	var ce *connectError
+	return errors.As(err, &ce) && errdefs.IsPermissionDenied(ce.kind)
+}
