@@ -109,7 +109,9 @@ func (c *PeerCredentials) Info() credentials.ProtocolInfo {
 }
 
 // Clone implements credentials.TransportCredentials.
-func (c *PeerCredentials) Clone() credentials.TransportCredentials { return &PeerCredentials{Policy: c.Policy} }
+func (c *PeerCredentials) Clone() credentials.TransportCredentials {
+	return &PeerCredentials{Policy: c.Policy}
+}
 
 // OverrideServerName implements credentials.TransportCredentials.
 func (c *PeerCredentials) OverrideServerName(string) error { return nil }
