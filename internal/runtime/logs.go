@@ -1,0 +1,27 @@
+package runtime
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/berth/container/internal/bundle"
+	"github.com/berth/container/internal/containers"
+	"github.com/berth/container/internal/ctrlog"
+)
+
+// Logs reads the container's log (rotated files included).
+func (r *Runtime) Logs(ctx context.Context, id string, opts containers.LogOptions, stopped <-chan struct{}, fn func(containers.LogEntry) error) error {
+	ro := ctrlog.ReadOptions{Since: opts.Since, Until: opts.Until, Follow: opts.Follow, Stop: stopped}
+	switch {
+	case opts.Tail < 0:
+		ro.Tail = 0 // all
+	case opts.Tail == 0:
+		ro.Tail = -1 // none
+	default:
+		ro.Tail = opts.Tail
+	}
+	path := bundle.New(filepath.Join(r.root, "containers"), id).Log()
+	return ctrlog.Read(ctx, path, ro, func(e ctrlog.Entry) error {
+		return fn(containers.LogEntry{Stream: e.Stream, Time: e.Time, Data: append([]byte(nil), e.Line...)})
+	})
+}

@@ -1,0 +1,410 @@
+// Package runtime is the apiserver's side of the per-container supervisors:
+// it spawns a runtime plugin (container-runtime-linux by default) for a
+// container, talks api/runtime/v1 to it over
+// <state>/containers/<id>/supervisor.sock, reconnects to it after an
+// apiserver restart, and cleans up after a supervisor that died (runc
+// state, rootfs mount, cgroups, leftover processes).
+//
+// It satisfies containers.Runtime. A supervisor outlives the apiserver, so
+// nothing here ties a supervisor's life to the apiserver's; connections are
+// cached and re-made on demand.
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	runtimev1 "github.com/berth/container/api/runtime/v1"
+	"github.com/berth/container/errdefs"
+	"github.com/berth/container/errdefs/errgrpc"
+	"github.com/berth/container/internal/bundle"
+	"github.com/berth/container/internal/containers"
+)
+
+// Opt configures a Runtime.
+type Opt struct {
+	// Root is the apiserver's root; bundles live in <Root>/containers/<id>.
+	Root string
+	// State is the apiserver's state dir; supervisor sockets live in
+	// <State>/containers/<id>, runc state in <State>/runc.
+	State string
+	// InstallRoot locates built-in plugins when Lookup is nil.
+	InstallRoot string
+	// Lookup returns the binary of the runtime plugin called name.
+	Lookup func(name string) (string, error)
+	// OCIRuntime is the OCI runtime the supervisor drives; default "runc".
+	OCIRuntime string
+	Log        *slog.Logger
+}
+
+// Runtime manages supervisors. It is safe for concurrent use.
+type Runtime struct {
+	root, state, install string
+	lookup               func(string) (string, error)
+	oci                  string
+	log                  *slog.Logger
+
+	mu    sync.Mutex
+	conns map[string]*supervisor
+}
+
+type supervisor struct {
+	conn *grpc.ClientConn
+	api  runtimev1.RuntimeClient
+}
+
+// New returns a Runtime.
+func New(opt Opt) *Runtime {
+	r := &Runtime{
+		root: opt.Root, state: opt.State, install: opt.InstallRoot,
+		lookup: opt.Lookup, oci: opt.OCIRuntime, log: opt.Log,
+		conns: map[string]*supervisor{},
+	}
+	if r.oci == "" {
+		r.oci = "runc"
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	return r
+}
+
+// BundleDir is where the container's bundle (config.json, exit.json, log) lives.
+func (r *Runtime) BundleDir(id string) string { return filepath.Join(r.root, "containers", id) }
+
+// StateDir is where the container's supervisor socket lives.
+func (r *Runtime) StateDir(id string) string { return filepath.Join(r.state, "containers", id) }
+
+func (r *Runtime) runcRoot() string { return filepath.Join(r.state, "runc") }
+
+func (r *Runtime) socket(id string) string { return filepath.Join(r.StateDir(id), "supervisor.sock") }
+
+func (r *Runtime) binary(name string) (string, error) {
+	if r.lookup != nil {
+		return r.lookup(name)
+	}
+	bin := filepath.Join(r.install, "libexec", "container", "plugins", name, "bin", name)
+	if _, err := os.Stat(bin); err != nil {
+		return "", fmt.Errorf("runtime plugin %q: %w", name, errdefs.ErrNotFound)
+	}
+	return bin, nil
+}
+
+// Create spawns the supervisor for id and creates the container in it.
+func (r *Runtime) Create(ctx context.Context, id string, ts containers.TaskSpec) (retErr error) {
+	bin, err := r.binary(ts.Runtime)
+	if err != nil {
+		return err
+	}
+	b := bundle.New(filepath.Join(r.root, "containers"), id)
+	if err := os.MkdirAll(b.Dir, 0o711); err != nil {
+		return fmt.Errorf("bundle of %q: %w", id, err)
+	}
+	if err := os.MkdirAll(r.StateDir(id), 0o711); err != nil {
+		return fmt.Errorf("state dir of %q: %w", id, err)
+	}
+	// A previous run's exit must not be taken for this run's.
+	if err := os.Remove(b.Exit()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("clear exit status of %q: %w", id, err)
+	}
+	// A supervisor left from a previous run (its Delete failed) goes first.
+	if _, err := os.Stat(r.socket(id)); err == nil {
+		if err := r.Delete(ctx, id); err != nil {
+			return err
+		}
+	}
+	if err := r.spawn(ctx, bin, id, b.Dir); err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			if err := r.Delete(context.WithoutCancel(ctx), id); err != nil {
+				r.log.WarnContext(ctx, "clean up after failed create", "container", id, "err", err)
+			}
+		}
+	}()
+	s, err := r.connect(id)
+	if err != nil {
+		return err
+	}
+	if _, err := s.api.Create(ctx, &runtimev1.CreateRequest{Spec: toSpec(ts), Rootfs: toMounts(ts.Rootfs)}); err != nil {
+		return r.withSupervisorLog(id, errgrpc.ToNative(err))
+	}
+	return nil
+}
+
+// spawn runs `<bin> serve ...`, which returns once the daemonized
+// supervisor listens on its socket.
+func (r *Runtime) spawn(ctx context.Context, bin, id, bundleDir string) error {
+	args := []string{"serve", "--id", id, "--bundle", bundleDir, "--state", r.StateDir(id),
+		"--runtime", r.oci, "--runtime-root", r.runcRoot()}
+	cmd := exec.CommandContext(ctx, bin, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Env = append(os.Environ(), "CONTAINER_STATE_ROOT="+r.state, "CONTAINER_APP_ROOT="+r.root)
+	if err := cmd.Run(); err != nil {
+		msg := strings.TrimSpace(out.String())
+		if len(msg) > 2000 {
+			msg = msg[len(msg)-2000:]
+		}
+		return r.withSupervisorLog(id, fmt.Errorf("spawn supervisor for %q: %w: %s", id, err, msg))
+	}
+	return nil
+}
+
+// withSupervisorLog appends the tail of the supervisor's log to err.
+func (r *Runtime) withSupervisorLog(id string, err error) error {
+	data, rerr := os.ReadFile(filepath.Join(r.StateDir(id), "supervisor.log"))
+	if rerr != nil || len(data) == 0 {
+		return err
+	}
+	if len(data) > 1500 {
+		data = data[len(data)-1500:]
+	}
+	return fmt.Errorf("%w (supervisor log: %s)", err, strings.TrimSpace(string(data)))
+}
+
+// connect returns the cached connection to id's supervisor, dialing one if needed.
+func (r *Runtime) connect(id string) (*supervisor, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s, ok := r.conns[id]; ok {
+		return s, nil
+	}
+	sock := r.socket(id)
+	if _, err := os.Stat(sock); err != nil {
+		return nil, fmt.Errorf("supervisor of %q: no socket: %w", id, errdefs.ErrNotFound)
+	}
+	conn, err := grpc.NewClient("passthrough:///supervisor",
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return dialUnix(ctx, sock) }),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("supervisor of %q: %w", id, err)
+	}
+	s := &supervisor{conn: conn, api: runtimev1.NewRuntimeClient(conn)}
+	r.conns[id] = s
+	return s, nil
+}
+
+func (r *Runtime) disconnect(id string) {
+	r.mu.Lock()
+	s, ok := r.conns[id]
+	delete(r.conns, id)
+	r.mu.Unlock()
+	if ok {
+		_ = s.conn.Close()
+	}
+}
+
+// dialUnix connects to a unix socket whose path may exceed the 108-byte
+// sun_path limit, by going through /proc/self/fd of its directory.
+func dialUnix(ctx context.Context, path string) (net.Conn, error) {
+	var d net.Dialer
+	if len(path) < 100 {
+		return d.DialContext(ctx, "unix", path)
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	return d.DialContext(ctx, "unix", "/proc/self/fd/"+strconv.Itoa(int(dir.Fd()))+"/"+filepath.Base(path))
+}
+
+// Start runs the created container.
+func (r *Runtime) Start(ctx context.Context, id string) (int, error) {
+	s, err := r.connect(id)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := s.api.Start(ctx, &runtimev1.StartRequest{})
+	if err != nil {
+		return 0, r.withSupervisorLog(id, errgrpc.ToNative(err))
+	}
+	return int(resp.GetPid()), nil
+}
+
+// Kill signals the container.
+func (r *Runtime) Kill(ctx context.Context, id string, sig syscall.Signal, all bool) error {
+	s, err := r.connect(id)
+	if err != nil {
+		return err
+	}
+	_, err = s.api.Kill(ctx, &runtimev1.KillRequest{Signal: int32(sig), All: all})
+	return errgrpc.ToNative(err)
+}
+
+// Wait blocks until the container exits. When the supervisor dies first,
+// the exit comes from exit.json, or carries an Error when there is none.
+func (r *Runtime) Wait(ctx context.Context, id string) (containers.Exit, error) {
+	s, err := r.connect(id)
+	if err == nil {
+		for {
+			var resp *runtimev1.WaitResponse
+			resp, err = s.api.Wait(ctx, &runtimev1.WaitRequest{})
+			if err == nil {
+				return fromExit(resp.GetExit()), nil
+			}
+			if ctx.Err() != nil {
+				return containers.Exit{}, context.Cause(ctx)
+			}
+			err = errgrpc.ToNative(err)
+			if !errdefs.IsUnavailable(err) {
+				return containers.Exit{}, err
+			}
+			// The connection broke: the supervisor died, or is busy dying.
+			if st, serr := s.api.State(ctx, &runtimev1.StateRequest{}); serr == nil && st.GetStatus() == runtimev1.Status_STATUS_RUNNING {
+				continue
+			}
+			break
+		}
+	}
+	return r.deadExit(id), nil
+}
+
+// deadExit is the exit of a container whose supervisor is gone.
+func (r *Runtime) deadExit(id string) containers.Exit {
+	st, err := bundle.New(filepath.Join(r.root, "containers"), id).ReadExit()
+	if err == nil {
+		return containers.Exit{Code: st.Code, Signal: st.Signal, ExitedAt: st.ExitedAt, OOMKilled: st.OOMKilled}
+	}
+	return containers.Exit{Code: 255, ExitedAt: time.Now().UTC(),
+		Error: "the container's supervisor died; its exit status is unknown"}
+}
+
+// State reports the container's state from its supervisor, or from the
+// bundle when the supervisor is gone.
+func (r *Runtime) State(ctx context.Context, id string) (containers.TaskState, error) {
+	s, err := r.connect(id)
+	if err == nil {
+		resp, serr := s.api.State(ctx, &runtimev1.StateRequest{})
+		if serr == nil {
+			switch resp.GetStatus() {
+			case runtimev1.Status_STATUS_RUNNING, runtimev1.Status_STATUS_CREATED:
+				return containers.TaskState{Running: true, Pid: int(resp.GetPid())}, nil
+			case runtimev1.Status_STATUS_STOPPED:
+				e := fromExit(resp.GetExit())
+				return containers.TaskState{Exit: &e}, nil
+			}
+		} else {
+			r.disconnect(id)
+		}
+	}
+	st, err := bundle.New(filepath.Join(r.root, "containers"), id).ReadExit()
+	if err == nil {
+		e := containers.Exit{Code: st.Code, Signal: st.Signal, ExitedAt: st.ExitedAt, OOMKilled: st.OOMKilled}
+		return containers.TaskState{Exit: &e}, nil
+	}
+	return containers.TaskState{}, fmt.Errorf("supervisor of %q is gone and recorded no exit: %w", id, errdefs.ErrNotFound)
+}
+
+// Delete removes the container from its supervisor and ends the
+// supervisor; whatever a dead supervisor left behind is cleaned up here.
+// The bundle is kept.
+func (r *Runtime) Delete(ctx context.Context, id string) error {
+	var errs []error
+	clean := true
+	if s, err := r.connect(id); err == nil {
+		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		_, derr := s.api.Delete(cctx, &runtimev1.DeleteRequest{Force: true})
+		if derr == nil {
+			_, serr := s.api.Shutdown(cctx, &runtimev1.ShutdownRequest{Force: true})
+			if serr != nil && !errdefs.IsUnavailable(errgrpc.ToNative(serr)) {
+				r.log.WarnContext(ctx, "shut down supervisor", "container", id, "err", serr)
+			}
+		} else {
+			clean = false
+			r.log.WarnContext(ctx, "delete through supervisor", "container", id, "err", errgrpc.ToNative(derr))
+		}
+		cancel()
+		r.disconnect(id)
+	} else {
+		clean = false
+	}
+	if !clean {
+		errs = append(errs, r.cleanup(ctx, id))
+	} else if err := r.checkCleanup(id); err != nil {
+		errs = append(errs, r.cleanup(ctx, id))
+	}
+	_ = os.Remove(r.socket(id))
+	return errors.Join(errs...)
+}
+
+// Remove deletes the container and its bundle and state directories.
+func (r *Runtime) Remove(ctx context.Context, id string) error {
+	if err := r.Delete(ctx, id); err != nil {
+		return err
+	}
+	var errs []error
+	if err := os.RemoveAll(r.BundleDir(id)); err != nil {
+		errs = append(errs, fmt.Errorf("remove bundle of %q: %w", id, err))
+	}
+	if err := os.RemoveAll(r.StateDir(id)); err != nil {
+		errs = append(errs, fmt.Errorf("remove state of %q: %w", id, err))
+	}
+	return errors.Join(errs...)
+}
+
+func toSpec(ts containers.TaskSpec) *runtimev1.ContainerSpec {
+	sp := ts.Spec
+	out := &runtimev1.ContainerSpec{
+		Image: &runtimev1.ImageConfig{
+			Env: ts.Image.Env, Entrypoint: ts.Image.Entrypoint, Cmd: ts.Image.Cmd,
+			WorkingDir: ts.Image.WorkingDir, User: ts.Image.User, StopSignal: ts.Image.StopSignal,
+		},
+		Args: sp.Args, OverrideEntrypoint: sp.OverrideEntrypoint, Entrypoint: sp.Entrypoint,
+		Env: sp.Env, Workdir: sp.Workdir, User: sp.User, Hostname: ts.Hostname, Labels: sp.Labels,
+		ReadOnly: sp.ReadOnly, ShmSize: sp.ShmSize, CapAdd: sp.CapAdd, CapDrop: sp.CapDrop,
+		Cpus: sp.CPUs, Memory: sp.Memory, Init: sp.Init, Mounts: toMounts(ts.Mounts),
+	}
+	if sp.UID >= 0 {
+		u := uint32(sp.UID)
+		out.Uid = &u
+	}
+	if sp.GID >= 0 {
+		g := uint32(sp.GID)
+		out.Gid = &g
+	}
+	for _, u := range sp.Ulimits {
+		out.Ulimits = append(out.Ulimits, &runtimev1.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard})
+	}
+	switch sp.Network {
+	case "host":
+		out.Network = "host"
+	default:
+		out.Network = "none" // networks come with the networks service
+	}
+	return out
+}
+
+func toMounts(ms []containers.Mount) []*runtimev1.Mount {
+	out := make([]*runtimev1.Mount, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, &runtimev1.Mount{Type: m.Type, Source: m.Source, Target: m.Target, Options: m.Options})
+	}
+	return out
+}
+
+func fromExit(e *runtimev1.ExitStatus) containers.Exit {
+	return containers.Exit{
+		Code: int(e.GetCode()), Signal: int(e.GetSignal()),
+		ExitedAt: e.GetExitedAt().AsTime(), OOMKilled: e.GetOomKilled(),
+	}
+}
