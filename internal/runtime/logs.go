@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"path/filepath"
 
 	"github.com/berth/container/internal/bundle"
 	"github.com/berth/container/internal/containers"
@@ -20,7 +19,7 @@ func (r *Runtime) Logs(ctx context.Context, id string, opts containers.LogOption
 	default:
 		ro.Tail = opts.Tail
 	}
-	path := bundle.New(filepath.Join(r.root, "containers"), id).Log()
+	path := bundle.New(r.root, id).Log()
 	return ctrlog.Read(ctx, path, ro, func(e ctrlog.Entry) error {
 		return fn(containers.LogEntry{Stream: e.Stream, Time: e.Time, Data: append([]byte(nil), e.Line...)})
 	})

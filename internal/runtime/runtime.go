@@ -112,7 +112,7 @@ func (r *Runtime) Create(ctx context.Context, id string, ts containers.TaskSpec)
 	if err != nil {
 		return err
 	}
-	b := bundle.New(filepath.Join(r.root, "containers"), id)
+	b := bundle.New(r.root, id)
 	if err := os.MkdirAll(b.Dir, 0o711); err != nil {
 		return fmt.Errorf("bundle of %q: %w", id, err)
 	}
@@ -281,7 +281,7 @@ func (r *Runtime) Wait(ctx context.Context, id string) (containers.Exit, error) 
 
 // deadExit is the exit of a container whose supervisor is gone.
 func (r *Runtime) deadExit(id string) containers.Exit {
-	st, err := bundle.New(filepath.Join(r.root, "containers"), id).ReadExit()
+	st, err := bundle.New(r.root, id).ReadExit()
 	if err == nil {
 		return containers.Exit{Code: st.Code, Signal: st.Signal, ExitedAt: st.ExitedAt, OOMKilled: st.OOMKilled}
 	}
@@ -307,7 +307,7 @@ func (r *Runtime) State(ctx context.Context, id string) (containers.TaskState, e
 			r.disconnect(id)
 		}
 	}
-	st, err := bundle.New(filepath.Join(r.root, "containers"), id).ReadExit()
+	st, err := bundle.New(r.root, id).ReadExit()
 	if err == nil {
 		e := containers.Exit{Code: st.Code, Signal: st.Signal, ExitedAt: st.ExitedAt, OOMKilled: st.OOMKilled}
 		return containers.TaskState{Exit: &e}, nil
