@@ -102,9 +102,9 @@ type Spec struct {
 	Env     []string `protobuf:"bytes,5,rep,name=env,proto3" json:"env,omitempty"`
 	Workdir string   `protobuf:"bytes,6,opt,name=workdir,proto3" json:"workdir,omitempty"`
 	User    string   `protobuf:"bytes,7,opt,name=user,proto3" json:"user,omitempty"`
-	// Negative: not set.
-	Uid      int64             `protobuf:"varint,8,opt,name=uid,proto3" json:"uid,omitempty"`
-	Gid      int64             `protobuf:"varint,9,opt,name=gid,proto3" json:"gid,omitempty"`
+	// Override the resolved user's uid/gid when set.
+	Uid      *uint32           `protobuf:"varint,8,opt,name=uid,proto3,oneof" json:"uid,omitempty"`
+	Gid      *uint32           `protobuf:"varint,9,opt,name=gid,proto3,oneof" json:"gid,omitempty"`
 	Hostname string            `protobuf:"bytes,10,opt,name=hostname,proto3" json:"hostname,omitempty"`
 	Labels   map[string]string `protobuf:"bytes,11,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	Cpus     float64           `protobuf:"fixed64,12,opt,name=cpus,proto3" json:"cpus,omitempty"`
@@ -213,16 +213,16 @@ func (x *Spec) GetUser() string {
 	return ""
 }
 
-func (x *Spec) GetUid() int64 {
-	if x != nil {
-		return x.Uid
+func (x *Spec) GetUid() uint32 {
+	if x != nil && x.Uid != nil {
+		return *x.Uid
 	}
 	return 0
 }
 
-func (x *Spec) GetGid() int64 {
-	if x != nil {
-		return x.Gid
+func (x *Spec) GetGid() uint32 {
+	if x != nil && x.Gid != nil {
+		return *x.Gid
 	}
 	return 0
 }
@@ -1563,7 +1563,7 @@ const file_api_services_containers_v1_containers_proto_rawDesc = "" +
 	"\x06Ulimit\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04soft\x18\x02 \x01(\x04R\x04soft\x12\x12\n" +
-	"\x04hard\x18\x03 \x01(\x04R\x04hard\"\xf8\x06\n" +
+	"\x04hard\x18\x03 \x01(\x04R\x04hard\"\x92\a\n" +
 	"\x04Spec\x12\x14\n" +
 	"\x05image\x18\x01 \x01(\tR\x05image\x12\x12\n" +
 	"\x04args\x18\x02 \x03(\tR\x04args\x12/\n" +
@@ -1573,9 +1573,9 @@ const file_api_services_containers_v1_containers_proto_rawDesc = "" +
 	"entrypoint\x12\x10\n" +
 	"\x03env\x18\x05 \x03(\tR\x03env\x12\x18\n" +
 	"\aworkdir\x18\x06 \x01(\tR\aworkdir\x12\x12\n" +
-	"\x04user\x18\a \x01(\tR\x04user\x12\x10\n" +
-	"\x03uid\x18\b \x01(\x03R\x03uid\x12\x10\n" +
-	"\x03gid\x18\t \x01(\x03R\x03gid\x12\x1a\n" +
+	"\x04user\x18\a \x01(\tR\x04user\x12\x15\n" +
+	"\x03uid\x18\b \x01(\rH\x00R\x03uid\x88\x01\x01\x12\x15\n" +
+	"\x03gid\x18\t \x01(\rH\x01R\x03gid\x88\x01\x01\x12\x1a\n" +
 	"\bhostname\x18\n" +
 	" \x01(\tR\bhostname\x12J\n" +
 	"\x06labels\x18\v \x03(\v22.container.services.containers.v1.Spec.LabelsEntryR\x06labels\x12\x12\n" +
@@ -1599,7 +1599,9 @@ const file_api_services_containers_v1_containers_proto_rawDesc = "" +
 	"\bplatform\x18\x1b \x01(\tR\bplatform\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa0\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x06\n" +
+	"\x04_uidB\x06\n" +
+	"\x04_gid\"\xa0\x02\n" +
 	"\x05State\x12\x16\n" +
 	"\x06status\x18\x01 \x01(\tR\x06status\x12\x10\n" +
 	"\x03pid\x18\x02 \x01(\x05R\x03pid\x12\x1b\n" +
@@ -1789,6 +1791,7 @@ func file_api_services_containers_v1_containers_proto_init() {
 	if File_api_services_containers_v1_containers_proto != nil {
 		return
 	}
+	file_api_services_containers_v1_containers_proto_msgTypes[1].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
