@@ -113,7 +113,7 @@ func (c *Client) containers() containersv1.ContainersClient {
 
 // CreateContainer creates a container; name may be empty.
 func (c *Client) CreateContainer(ctx context.Context, name string, spec ContainerSpec) (Container, error) {
-	resp, err := c.containers().Create(ctx, &containersv1.CreateRequest{Name: name, Spec: specToProto(spec)})
+	resp, err := c.containers().Create(ctx, &containersv1.CreateRequest{Name: name, Spec: containerSpecToProto(spec)})
 	if err != nil {
 		return Container{}, err
 	}
@@ -185,7 +185,7 @@ func (c *Client) WaitContainer(ctx context.Context, id string) (ExitStatus, erro
 	if err != nil {
 		return ExitStatus{}, err
 	}
-	return ExitStatus{Code: int(resp.GetExitCode()), FinishedAt: timeFromProto(resp.GetFinishedAt()),
+	return ExitStatus{Code: int(resp.GetExitCode()), FinishedAt: containerTime(resp.GetFinishedAt()),
 		OOMKilled: resp.GetOomKilled(), Error: resp.GetError()}, nil
 }
 
@@ -213,7 +213,7 @@ func (c *Client) ContainerLogs(ctx context.Context, id string, opts LogOptions, 
 		if err != nil {
 			return err
 		}
-		if err := fn(LogEntry{Stream: e.GetStream(), Data: e.GetData(), Time: timeFromProto(e.GetTime())}); err != nil {
+		if err := fn(LogEntry{Stream: e.GetStream(), Data: e.GetData(), Time: containerTime(e.GetTime())}); err != nil {
 			return err
 		}
 	}
@@ -228,7 +228,7 @@ func (c *Client) PruneContainers(ctx context.Context) ([]string, error) {
 	return resp.GetDeleted(), nil
 }
 
-func specToProto(s ContainerSpec) *containersv1.Spec {
+func containerSpecToProto(s ContainerSpec) *containersv1.Spec {
 	p := &containersv1.Spec{
 		Image: s.Image, Args: s.Args, OverrideEntrypoint: s.OverrideEntrypoint, Entrypoint: s.Entrypoint,
 		Env: s.Env, Workdir: s.Workdir, User: s.User, Uid: s.UID, Gid: s.GID, Hostname: s.Hostname,
@@ -246,7 +246,7 @@ func specToProto(s ContainerSpec) *containersv1.Spec {
 	return p
 }
 
-func specFromProto(p *containersv1.Spec) ContainerSpec {
+func containerSpecFromProto(p *containersv1.Spec) ContainerSpec {
 	s := ContainerSpec{
 		Image: p.GetImage(), Args: p.GetArgs(), OverrideEntrypoint: p.GetOverrideEntrypoint(),
 		Entrypoint: p.GetEntrypoint(), Env: p.GetEnv(), Workdir: p.GetWorkdir(), User: p.GetUser(),
@@ -270,17 +270,17 @@ func containerFromProto(p *containersv1.Container) Container {
 	st := p.GetState()
 	return Container{
 		ID: p.GetId(), Name: p.GetName(), Image: p.GetImage(), ImageDigest: p.GetImageDigest(),
-		OS: p.GetOs(), Arch: p.GetArch(), Runtime: p.GetRuntime(), CreatedAt: timeFromProto(p.GetCreatedAt()),
-		Spec: specFromProto(p.GetSpec()),
+		OS: p.GetOs(), Arch: p.GetArch(), Runtime: p.GetRuntime(), CreatedAt: containerTime(p.GetCreatedAt()),
+		Spec: containerSpecFromProto(p.GetSpec()),
 		State: ContainerState{
 			Status: st.GetStatus(), Pid: int(st.GetPid()), ExitCode: int(st.GetExitCode()),
-			StartedAt: timeFromProto(st.GetStartedAt()), FinishedAt: timeFromProto(st.GetFinishedAt()),
+			StartedAt: containerTime(st.GetStartedAt()), FinishedAt: containerTime(st.GetFinishedAt()),
 			OOMKilled: st.GetOomKilled(), Error: st.GetError(), RestartCount: int(st.GetRestartCount()),
 		},
 	}
 }
 
-func timeFromProto(t *timestamppb.Timestamp) time.Time {
+func containerTime(t *timestamppb.Timestamp) time.Time {
 	if t == nil {
 		return time.Time{}
 	}
