@@ -2,8 +2,10 @@
 #
 #   make build            binaries and plugin tree in _output/
 #   make test             unit tests, then integration tests (root)
-#   make install PREFIX=  the _output/ tree under PREFIX (default /usr/local)
-#   make proto            regenerate api/**/*.pb.go (needs protoc, see .ci/install-deps)
+#   make install PREFIX=  build, then copy the _output/ tree under PREFIX (default /usr/local)
+#   make install-only     copy an already built _output/ tree (what scripts/setup.sh uses with sudo)
+#   make proto            regenerate api/**/*.pb.go (needs protoc and the pinned plugins, see .ci/run)
+#   make check-proto      fail if the generated code differs from what `make proto` writes
 
 GO        ?= go
 PREFIX    ?= /usr/local
@@ -22,7 +24,7 @@ PROTOS := $(shell find api -name '*.proto')
 BINARIES := container container-apiserver
 PLUGINS  := $(notdir $(wildcard cmd/container-runtime-linux))
 
-.PHONY: all build test unit integration install proto clean fmt vet bench
+.PHONY: all build test unit integration install install-only proto check-proto clean fmt vet bench
 
 all: build
 
@@ -36,8 +38,14 @@ build:
 	done
 
 install: build
+	$(MAKE) install-only
+
+# --remove-destination: replacing a running binary (the apiserver, a
+# supervisor) must not fail with "text file busy".
+install-only:
+	@test -x $(OUT)/bin/container || { echo "nothing built in $(OUT)/; run make build" >&2; exit 1; }
 	mkdir -p $(DESTDIR)$(PREFIX)
-	cp -a $(OUT)/. $(DESTDIR)$(PREFIX)/
+	cp -a --remove-destination $(OUT)/. $(DESTDIR)$(PREFIX)/
 
 unit:
 	$(GO) test -short ./...
@@ -58,6 +66,12 @@ proto:
 		--go_out=. --go_opt=paths=source_relative \
 		--go-grpc_out=. --go-grpc_opt=paths=source_relative \
 		$(PROTOS)
+
+check-proto: proto
+	@if [ -n "$$(git status --porcelain -- api/)" ]; then \
+		git status --short -- api/; \
+		echo "api/: generated code is stale; run make proto and commit" >&2; exit 1; \
+	fi
 
 bench: build
 	./bench/run.sh

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Set up container on this machine and start it:
+#   installs missing OS packages (apt-get), checks Go, builds, installs
+#   under $PREFIX (default /usr/local), (re)starts the apiserver and shows
+#   its status. Run it as root or with sudo available. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PREFIX="${PREFIX:-/usr/local}"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || { echo "setup.sh: run as root (or install sudo)" >&2; exit 1; }
+	SUDO="sudo"
+fi
+
+# Runtime needs: an OCI runtime, iptables/iproute2 for networks, a static
+# busybox for tests and examples. protoc is not needed to build.
+packages=(ca-certificates git make runc busybox-static iptables iproute2 util-linux procps)
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	echo "==> installing ${missing[*]}"
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+export PATH="${PATH}:/usr/local/go/bin"
+if ! command -v go >/dev/null; then
+	echo "setup.sh: Go is not installed. Install Go 1.21 or newer (https://go.dev/dl/) into /usr/local/go;" >&2
+	echo "the exact toolchain go.mod asks for is then fetched automatically." >&2
+	exit 1
+fi
+minor="$(go env GOVERSION | sed -E 's/^go1\.([0-9]+).*/\1/')"
+if [ "${minor:-0}" -lt 21 ]; then
+	echo "setup.sh: $(go env GOVERSION) is too old; need Go 1.21 or newer" >&2
+	exit 1
+fi
+
+echo "==> building"
+make build
+echo "==> installing under ${PREFIX}"
+$SUDO make install-only PREFIX="${PREFIX}"
+
+container="${PREFIX}/bin/container"
+echo "==> starting the apiserver"
+# Restart so that the binaries just installed are the ones running.
+# Stopping the apiserver does not stop containers.
+$SUDO "$container" system stop >/dev/null
+$SUDO "$container" system start
+$SUDO "$container" system status
