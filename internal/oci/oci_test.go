@@ -1,0 +1,330 @@
+package oci
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	runtimev1 "github.com/berth/container/api/runtime/v1"
+	"github.com/berth/container/errdefs"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func TestParseUlimit(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want Ulimit
+		err  error
+	}{
+		{in: "nofile=1024:2048", want: Ulimit{"nofile", 1024, 2048}},
+		{in: "nproc=64", want: Ulimit{"nproc", 64, 64}},
+		{in: "RLIMIT_CORE=unlimited", want: Ulimit{"core", Unlimited, Unlimited}},
+		{in: "core=-1", want: Ulimit{"core", Unlimited, Unlimited}},
+		{in: "nofile=2048:1024", err: errdefs.ErrInvalidArgument},
+		{in: "bogus=1", err: errdefs.ErrInvalidArgument},
+		{in: "nofile", err: errdefs.ErrInvalidArgument},
+		{in: "nofile=x", err: errdefs.ErrInvalidArgument},
+		{in: "nofile=1:", err: errdefs.ErrInvalidArgument},
+		{in: "", err: errdefs.ErrInvalidArgument},
+	} {
+		t.Run(tc.in, func(t *testing.T) {
+			got, err := ParseUlimit(tc.in)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("ParseUlimit(%q) error = %v, want %v", tc.in, err, tc.err)
+			}
+			if err == nil && got != tc.want {
+				t.Errorf("ParseUlimit(%q) = %+v, want %+v", tc.in, got, tc.want)
+			}
+		})
+	}
+	if err := ValidateUlimit(Ulimit{"nofile", 1, 1 << 40}); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("ValidateUlimit above nr_open: %v", err)
+	}
+}
+
+func TestCapabilities(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		add, drop  []string
+		has, hasnt []string
+		err        error
+	}{
+		{name: "defaults", has: []string{"CAP_CHOWN", "CAP_MKNOD"}, hasnt: []string{"CAP_SYS_ADMIN"}},
+		{name: "drop without prefix", drop: []string{"mknod"}, hasnt: []string{"CAP_MKNOD"}, has: []string{"CAP_CHOWN"}},
+		{name: "add with prefix", add: []string{"CAP_SYS_ADMIN"}, has: []string{"CAP_SYS_ADMIN", "CAP_CHOWN"}},
+		{name: "drop all add one", drop: []string{"ALL"}, add: []string{"net_admin"}, has: []string{"CAP_NET_ADMIN"}, hasnt: []string{"CAP_CHOWN"}},
+		{name: "add all", add: []string{"all"}, has: []string{"CAP_SYS_ADMIN", "CAP_SYS_PTRACE"}},
+		{name: "add all drop one", add: []string{"ALL"}, drop: []string{"SYS_ADMIN"}, hasnt: []string{"CAP_SYS_ADMIN"}, has: []string{"CAP_NET_ADMIN"}},
+		{name: "unknown", add: []string{"CAP_FLY"}, err: errdefs.ErrInvalidArgument},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Capabilities(tc.add, tc.drop)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("Capabilities error = %v, want %v", err, tc.err)
+			}
+			for _, c := range tc.has {
+				if !slices.Contains(got, c) {
+					t.Errorf("%s missing from %v", c, got)
+				}
+			}
+			for _, c := range tc.hasnt {
+				if slices.Contains(got, c) {
+					t.Errorf("%s present in %v", c, got)
+				}
+			}
+		})
+	}
+}
+
+func TestParseTmpfs(t *testing.T) {
+	for _, tc := range []struct {
+		in  string
+		ok  bool
+		opt []string
+	}{
+		{in: "/run", ok: true},
+		{in: "/run:size=64m,mode=1777", ok: true, opt: []string{"size=64m", "mode=1777"}},
+		{in: "/run:exec,size=50%", ok: true, opt: []string{"exec", "size=50%"}},
+		{in: "run", ok: false},
+		{in: "/run:bogus", ok: false},
+		{in: "/run:mode=99999999", ok: false},
+		{in: "/run:size=", ok: false},
+	} {
+		got, err := ParseTmpfs(tc.in)
+		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, errdefs.ErrInvalidArgument)) {
+			t.Errorf("ParseTmpfs(%q) error = %v", tc.in, err)
+			continue
+		}
+		if err == nil && !slices.Equal(got.Options, tc.opt) {
+			t.Errorf("ParseTmpfs(%q) options = %v, want %v", tc.in, got.Options, tc.opt)
+		}
+	}
+	if o := TmpfsMountOptions([]string{"exec"}); !slices.Contains(o, "nosuid") || slices.Contains(o, "noexec") {
+		t.Errorf("TmpfsMountOptions(exec) = %v", o)
+	}
+}
+
+func TestArgs(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		ep, cmd, oep, args []string
+		override           bool
+		want               []string
+	}{
+		{name: "image", ep: []string{"/ep"}, cmd: []string{"a"}, want: []string{"/ep", "a"}},
+		{name: "args replace cmd", ep: []string{"/ep"}, cmd: []string{"a"}, args: []string{"b"}, want: []string{"/ep", "b"}},
+		{name: "entrypoint drops cmd", ep: []string{"/ep"}, cmd: []string{"a"}, override: true, oep: []string{"/x"}, want: []string{"/x"}},
+		{name: "empty entrypoint", ep: []string{"/ep"}, cmd: []string{"a"}, override: true, args: []string{"sh"}, want: []string{"sh"}},
+	} {
+		if got := Args(tc.ep, tc.cmd, tc.override, tc.oep, tc.args); !slices.Equal(got, tc.want) {
+			t.Errorf("%s: Args = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func writeRootfs(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	passwd := "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n"
+	group := "root:x:0:\napp:x:1000:\nextra:x:2000:app\nother:x:3000:\n"
+	os.WriteFile(filepath.Join(root, "etc/passwd"), []byte(passwd), 0o644)
+	os.WriteFile(filepath.Join(root, "etc/group"), []byte(group), 0o644)
+	return root
+}
+
+func TestResolveUser(t *testing.T) {
+	root := writeRootfs(t)
+	for _, tc := range []struct {
+		spec string
+		want User
+		err  error
+	}{
+		{spec: "", want: User{UID: 0, GID: 0, Home: "/root"}},
+		{spec: "app", want: User{UID: 1000, GID: 1000, AdditionalGids: []uint32{2000}, Home: "/home/app"}},
+		{spec: "1000", want: User{UID: 1000, GID: 1000, AdditionalGids: []uint32{2000}, Home: "/home/app"}},
+		{spec: "1000:3000", want: User{UID: 1000, GID: 3000, Home: "/home/app"}},
+		{spec: "app:other", want: User{UID: 1000, GID: 3000, Home: "/home/app"}},
+		{spec: "4242", want: User{UID: 4242, GID: 0, Home: "/"}},
+		{spec: "nobody", err: errdefs.ErrInvalidArgument},
+		{spec: "app:nogroup", err: errdefs.ErrInvalidArgument},
+	} {
+		got, err := ResolveUser(root, tc.spec)
+		if !errors.Is(err, tc.err) {
+			t.Errorf("ResolveUser(%q) error = %v, want %v", tc.spec, err, tc.err)
+			continue
+		}
+		if err == nil && (got.UID != tc.want.UID || got.GID != tc.want.GID || got.Home != tc.want.Home || !slices.Equal(got.AdditionalGids, tc.want.AdditionalGids)) {
+			t.Errorf("ResolveUser(%q) = %+v, want %+v", tc.spec, got, tc.want)
+		}
+	}
+}
+
+func TestResolveUserSymlinkEscape(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	// An absolute link must resolve inside root, where nothing exists.
+	os.Symlink("/etc/passwd", filepath.Join(root, "etc/passwd"))
+	if _, err := ResolveUser(root, "root"); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Fatalf("ResolveUser followed a link out of the rootfs: %v", err)
+	}
+}
+
+func TestBuild(t *testing.T) {
+	root := writeRootfs(t)
+	cs := &runtimev1.ContainerSpec{
+		Image:    &runtimev1.ImageConfig{Env: []string{"A=1", "B=2"}, Cmd: []string{"sh"}, WorkingDir: "/srv", User: "app"},
+		Args:     []string{"echo", "hi"},
+		Env:      []string{"B=3", "C=4"},
+		ReadOnly: true,
+		CapDrop:  []string{"MKNOD"},
+		Cpus:     1.5,
+		Memory:   64 << 20,
+		Ulimits:  []*runtimev1.Ulimit{{Name: "nofile", Soft: 100, Hard: 200}},
+		Mounts: []*runtimev1.Mount{
+			{Type: "tmpfs", Target: "/run/x", Options: []string{"size=1m"}},
+			{Type: "bind", Source: "/tmp", Target: "/run", Options: []string{"ro"}},
+		},
+		Init:    true,
+		ShmSize: 1 << 20,
+	}
+	s, err := Build(Input{ID: "0123456789abcdef", Spec: cs, Rootfs: root, Bundle: "/b", InitBinary: "/bin/true", MemorySwap: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.Process
+	if want := []string{InitPath, "init", "--", "echo", "hi"}; !slices.Equal(p.Args, want) {
+		t.Errorf("args = %v, want %v", p.Args, want)
+	}
+	for _, e := range []string{"PATH=" + DefaultPath, "A=1", "B=3", "C=4", "HOSTNAME=0123456789ab", "HOME=/home/app"} {
+		if !slices.Contains(p.Env, e) {
+			t.Errorf("env %v lacks %s", p.Env, e)
+		}
+	}
+	if p.Cwd != "/srv" || p.User.UID != 1000 || !s.Root.Readonly || !p.NoNewPrivileges {
+		t.Errorf("cwd %q uid %d readonly %v nnp %v", p.Cwd, p.User.UID, s.Root.Readonly, p.NoNewPrivileges)
+	}
+	if slices.Contains(p.Capabilities.Bounding, "CAP_MKNOD") {
+		t.Errorf("CAP_MKNOD not dropped")
+	}
+	if r := s.Linux.Resources; *r.CPU.Quota != 150000 || *r.CPU.Period != 100000 || *r.Memory.Limit != 64<<20 || *r.Memory.Swap != 64<<20 {
+		t.Errorf("resources %+v %+v", r.CPU, r.Memory)
+	}
+	if !slices.Contains(p.Rlimits, specs.POSIXRlimit{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 200}) {
+		t.Errorf("rlimits %v", p.Rlimits)
+	}
+	if s.Linux.CgroupsPath != "/container/0123456789abcdef" || s.Linux.Seccomp == nil || s.Version != Version {
+		t.Errorf("cgroups path %q seccomp %v version %q", s.Linux.CgroupsPath, s.Linux.Seccomp != nil, s.Version)
+	}
+	var dests []string
+	for _, m := range s.Mounts {
+		dests = append(dests, m.Destination)
+		if m.Destination == "/dev/shm" && !slices.Contains(m.Options, "size=1048576") {
+			t.Errorf("shm options %v", m.Options)
+		}
+	}
+	if i, j := slices.Index(dests, "/run"), slices.Index(dests, "/run/x"); i < 0 || j < i || !slices.Contains(dests, InitPath) {
+		t.Errorf("mount order %v", dests)
+	}
+	if slices.ContainsFunc(s.Linux.Namespaces, func(n specs.LinuxNamespace) bool { return n.Type == specs.NetworkNamespace && n.Path != "" }) {
+		t.Errorf("namespaces %v", s.Linux.Namespaces)
+	}
+
+	if _, err := Build(Input{ID: "x", Spec: &runtimev1.ContainerSpec{}, Rootfs: root}); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("Build without a command: %v", err)
+	}
+	if _, err := Build(Input{ID: "x", Spec: &runtimev1.ContainerSpec{Args: []string{"x"}, Network: "bridge"}, Rootfs: root}); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("Build with bad network: %v", err)
+	}
+}
+
+func TestParseSignal(t *testing.T) {
+	for in, want := range map[string]int{"SIGTERM": 15, "term": 15, "9": 9, "SIGQUIT": 3, "RTMIN+1": 35} {
+		if got, err := ParseSignal(in); err != nil || int(got) != want {
+			t.Errorf("ParseSignal(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "0", "65", "SIGFOO"} {
+		if _, err := ParseSignal(in); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Errorf("ParseSignal(%q) error = %v", in, err)
+		}
+	}
+}
+
+func FuzzParseUlimit(f *testing.F) {
+	for _, s := range []string{"nofile=1024:2048", "core=unlimited", "nproc=-1:5", "x=", "nofile=18446744073709551615"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		u, err := ParseUlimit(s)
+		if err != nil {
+			if !errors.Is(err, errdefs.ErrInvalidArgument) {
+				t.Fatalf("ParseUlimit(%q): error %v is not ErrInvalidArgument", s, err)
+			}
+			return
+		}
+		again, err := ParseUlimit(u.String())
+		if err != nil || again != u {
+			t.Fatalf("round trip %q -> %q -> %+v, %v", s, u.String(), again, err)
+		}
+	})
+}
+
+func FuzzParseTmpfs(f *testing.F) {
+	for _, s := range []string{"/run", "/run:size=64m,mode=1777", "/x:exec,size=10%", ":", "/a:b:c"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tm, err := ParseTmpfs(s)
+		if err != nil {
+			if !errors.Is(err, errdefs.ErrInvalidArgument) {
+				t.Fatalf("ParseTmpfs(%q): error %v is not ErrInvalidArgument", s, err)
+			}
+			return
+		}
+		again, err := ParseTmpfs(tm.String())
+		if err != nil || again.String() != tm.String() {
+			t.Fatalf("round trip %q -> %q -> %+v, %v", s, tm.String(), again, err)
+		}
+	})
+}
+
+func FuzzParseSize(f *testing.F) {
+	for _, s := range []string{"64m", "1.5g", "512", "1kib", "-1", "1e400", "0x10"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		n, err := ParseSize(s)
+		if err != nil {
+			if !errors.Is(err, errdefs.ErrInvalidArgument) {
+				t.Fatalf("ParseSize(%q): error %v is not ErrInvalidArgument", s, err)
+			}
+			return
+		}
+		if n < 0 {
+			t.Fatalf("ParseSize(%q) = %d", s, n)
+		}
+	})
+}
+
+func FuzzParseSignal(f *testing.F) {
+	for _, s := range []string{"SIGTERM", "9", "RTMAX-3", "SIGRTMIN+99"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sig, err := ParseSignal(s)
+		if err != nil {
+			if !errors.Is(err, errdefs.ErrInvalidArgument) {
+				t.Fatalf("ParseSignal(%q): error %v is not ErrInvalidArgument", s, err)
+			}
+			return
+		}
+		if sig <= 0 || sig > 64 {
+			t.Fatalf("ParseSignal(%q) = %d", s, sig)
+		}
+	})
+}
