@@ -261,9 +261,63 @@ func TestCLIPluginCommand(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte("abstract = \"says hello\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	broken := filepath.Join(install, "libexec", "container-plugins", "broken")
+	if err := os.MkdirAll(filepath.Join(broken, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(broken, "config.toml"), []byte("abstract = \"x\"\nbogus = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
 	env := cliEnv("CONTAINER_INSTALL_ROOT=" + install)
 	out, errOut, code := runCLI(t, env, "--host", "/tmp/x.sock", "hello", "--name", "world")
 	if code != 3 || out != "hello --name world\n" || !strings.Contains(errOut, "host=/tmp/x.sock") {
 		t.Errorf("container hello: exit %d, stdout %q, stderr %q; want exit 3 and the plugin's output", code, out, errOut)
+	}
+	_, errOut, code = runCLI(t, env, "broken")
+	if code != 1 || !strings.Contains(errOut, `plugin "broken" is broken`) {
+		t.Errorf("container broken: exit %d, stderr %q", code, errOut)
+	}
+
+	d := StartDaemon(t, WithInstallRoot(install))
+	out, errOut, code = d.CLI(t, "plugin", "list")
+	if code != 0 {
+		t.Fatalf("plugin list: exit %d, stderr %q", code, errOut)
+	}
+	var helloRow, brokenRow string
+	for _, line := range strings.Split(out, "\n") {
+		switch f := strings.Fields(line); {
+		case len(f) > 0 && f[0] == "hello":
+			helloRow = line
+		case len(f) > 0 && f[0] == "broken":
+			brokenRow = line
+		}
+	}
+	if !strings.HasPrefix(out, "NAME") || !strings.Contains(helloRow, "cli") || !strings.Contains(helloRow, "says hello") ||
+		!strings.Contains(brokenRow, "broken") || !strings.Contains(brokenRow, "bogus") {
+		t.Errorf("plugin list:\n%s", out)
+	}
+	out, errOut, code = d.CLI(t, "plugin", "ls", "--format", "json")
+	var views []struct {
+		Name   string `json:"name"`
+		Broken bool   `json:"broken"`
+		Error  string `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(out), &views); code != 0 || err != nil {
+		t.Fatalf("plugin ls --format json: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	found := map[string]bool{}
+	for _, v := range views {
+		found[v.Name] = v.Broken
+	}
+	if b, ok := found["broken"]; !ok || !b {
+		t.Errorf("plugin ls json lacks the broken plugin: %s", out)
+	}
+	if b, ok := found["hello"]; !ok || b {
+		t.Errorf("plugin ls json lacks hello: %s", out)
+	}
+	out, _, code = d.CLI(t, "plugin", "ls", "-q")
+	if code != 0 || !strings.Contains(out, "hello\n") {
+		t.Errorf("plugin ls -q: exit %d\n%s", code, out)
 	}
 }

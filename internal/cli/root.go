@@ -28,7 +28,7 @@ const (
 func (a *App) commands() []*cobra.Command {
 	return []*cobra.Command{
 		a.newSystemCommand(),
-		// a.newPluginCommand(),
+		a.newPluginCommand(),
 	}
 }
 
