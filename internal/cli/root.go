@@ -27,6 +27,17 @@ const (
 // list=ls, delete=rm.
 func (a *App) commands() []*cobra.Command {
 	return []*cobra.Command{
+		a.newContainerRunCommand(),
+		a.newContainerCreateCommand(),
+		a.newContainerStartCommand(),
+		a.newContainerStopCommand(),
+		a.newContainerKillCommand(),
+		a.newContainerDeleteCommand(),
+		a.newContainerListCommand(),
+		a.newContainerInspectCommand(),
+		a.newContainerLogsCommand(),
+		a.newContainerWaitCommand(),
+		a.newContainerPruneCommand(),
 		a.newSystemCommand(),
 		a.newPluginCommand(),
 	}

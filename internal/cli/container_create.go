@@ -1,0 +1,319 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/berth/container/client"
+	"github.com/berth/container/errdefs"
+)
+
+// createFlags are the options shared by `create` and `run`.
+type createFlags struct {
+	name        string
+	env         []string
+	envFiles    []string
+	workdir     string
+	user        string
+	uid, gid    uint32
+	entrypoint  string
+	labels      []string
+	cpus        float64
+	memory      string
+	ulimits     []string
+	capAdd      []string
+	capDrop     []string
+	readOnly    bool
+	tmpfs       []string
+	shmSize     string
+	init        bool
+	cidfile     string
+	network     string
+	runtime     string
+	restart     string
+	stopSignal  string
+	stopTimeout int
+	platform    string
+	rm          bool
+}
+
+// notYet are create flags from PRODUCT.md that later issues implement.
+var notYet = []struct{ name, short, usage string }{
+	{"interactive", "i", "keep stdin open (not supported yet)"},
+	{"tty", "t", "allocate a terminal (not supported yet)"},
+	{"volume", "v", "mount a volume (not supported yet)"},
+	{"mount", "", "add a mount (not supported yet)"},
+	{"publish", "p", "publish a port (not supported yet)"},
+	{"dns", "", "DNS server (not supported yet)"},
+	{"dns-search", "", "DNS search domain (not supported yet)"},
+	{"dns-option", "", "DNS option (not supported yet)"},
+	{"dns-domain", "", "DNS domain (not supported yet)"},
+	{"no-dns", "", "do not configure DNS (not supported yet)"},
+}
+
+func (f *createFlags) register(cmd *cobra.Command) {
+	fs := cmd.Flags()
+	fs.SetInterspersed(false) // flags after IMAGE belong to the command
+	fs.StringVar(&f.name, "name", "", "container name (also its ID)")
+	fs.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to copy it)")
+	fs.StringArrayVar(&f.envFiles, "env-file", nil, "read environment variables from a file")
+	fs.StringVarP(&f.workdir, "workdir", "w", "", "working directory inside the container")
+	fs.StringVarP(&f.user, "user", "u", "", "user: name|uid[:group|gid]")
+	fs.Uint32Var(&f.uid, "uid", 0, "user ID of the process")
+	fs.Uint32Var(&f.gid, "gid", 0, "group ID of the process")
+	fs.StringVar(&f.entrypoint, "entrypoint", "", "override the image's entrypoint")
+	fs.StringArrayVarP(&f.labels, "label", "l", nil, "add a label (KEY=VALUE)")
+	fs.Float64VarP(&f.cpus, "cpus", "c", 0, "CPU limit (e.g. 0.5, 2)")
+	fs.StringVarP(&f.memory, "memory", "m", "", "memory limit (e.g. 512m, 1g)")
+	fs.StringArrayVar(&f.ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD]")
+	fs.StringSliceVar(&f.capAdd, "cap-add", nil, "add a Linux capability")
+	fs.StringSliceVar(&f.capDrop, "cap-drop", nil, "drop a Linux capability")
+	fs.BoolVar(&f.readOnly, "read-only", false, "mount the root filesystem read-only")
+	fs.StringArrayVar(&f.tmpfs, "tmpfs", nil, "mount a tmpfs at PATH[:OPTIONS]")
+	fs.StringVar(&f.shmSize, "shm-size", "", "size of /dev/shm (default 64m)")
+	fs.BoolVar(&f.init, "init", false, "run an init process that reaps zombies and forwards signals")
+	fs.StringVar(&f.cidfile, "cidfile", "", "write the container ID to this file")
+	fs.StringVar(&f.network, "network", "", "network: none or default (loopback only for now), or host")
+	fs.StringVar(&f.runtime, "runtime", "", "runtime plugin (default container-runtime-linux)")
+	fs.StringVar(&f.restart, "restart", "no", "restart policy: no, on-failure[:N], always, unless-stopped")
+	fs.StringVar(&f.stopSignal, "stop-signal", "", "signal that stops the container (default SIGTERM or the image's)")
+	fs.IntVar(&f.stopTimeout, "stop-timeout", 5, "seconds to wait for the stop signal before SIGKILL")
+	fs.StringVar(&f.platform, "platform", "", "image platform os/arch[/variant]")
+	fs.BoolVar(&f.rm, "rm", false, "delete the container when it stops")
+	for _, n := range notYet {
+		fs.StringArrayP(n.name, n.short, nil, n.usage)
+		fs.Lookup(n.name).Hidden = true
+	}
+	fs.Lookup("interactive").NoOptDefVal = "true"
+	fs.Lookup("tty").NoOptDefVal = "true"
+	fs.Lookup("no-dns").NoOptDefVal = "true"
+}
+
+// spec turns the flags and IMAGE [CMD...] into a container spec.
+func (f *createFlags) spec(fs *pflag.FlagSet, args []string) (client.ContainerSpec, error) {
+	for _, n := range notYet {
+		if fs.Changed(n.name) {
+			return client.ContainerSpec{}, fmt.Errorf("--%s is not supported yet: %w", n.name, errdefs.ErrNotImplemented)
+		}
+	}
+	sp := client.ContainerSpec{
+		Image: args[0], Args: args[1:], Workdir: f.workdir, User: f.user, CPUs: f.cpus,
+		CapAdd: f.capAdd, CapDrop: f.capDrop, ReadOnly: f.readOnly, Tmpfs: f.tmpfs, Init: f.init,
+		Network: f.network, Runtime: f.runtime, Restart: f.restart, StopSignal: f.stopSignal,
+		Platform: f.platform,
+	}
+	if fs.Changed("uid") {
+		sp.UID = &f.uid
+	}
+	if fs.Changed("gid") {
+		sp.GID = &f.gid
+	}
+	if fs.Changed("entrypoint") {
+		sp.OverrideEntrypoint = true
+		if f.entrypoint != "" {
+			sp.Entrypoint = []string{f.entrypoint}
+		}
+	}
+	if fs.Changed("stop-timeout") {
+		if f.stopTimeout < 0 {
+			return sp, fmt.Errorf("--stop-timeout %d must not be negative: %w", f.stopTimeout, errdefs.ErrInvalidArgument)
+		}
+		d := time.Duration(f.stopTimeout) * time.Second
+		sp.StopTimeout = &d
+	}
+	for _, file := range f.envFiles {
+		env, err := readEnvFile(file)
+		if err != nil {
+			return sp, err
+		}
+		sp.Env = append(sp.Env, env...)
+	}
+	for _, e := range f.env {
+		sp.Env = append(sp.Env, expandEnv(e))
+	}
+	if len(f.labels) > 0 {
+		sp.Labels = map[string]string{}
+		for _, l := range f.labels {
+			k, v, _ := strings.Cut(l, "=")
+			if k == "" {
+				return sp, fmt.Errorf("label %q: empty key: %w", l, errdefs.ErrInvalidArgument)
+			}
+			sp.Labels[k] = v
+		}
+	}
+	var err error
+	if f.memory != "" {
+		if sp.Memory, err = parseBytes(f.memory); err != nil {
+			return sp, fmt.Errorf("--memory: %w", err)
+		}
+	}
+	if f.shmSize != "" {
+		if sp.ShmSize, err = parseBytes(f.shmSize); err != nil {
+			return sp, fmt.Errorf("--shm-size: %w", err)
+		}
+	}
+	for _, u := range f.ulimits {
+		ul, err := parseUlimit(u)
+		if err != nil {
+			return sp, err
+		}
+		sp.Ulimits = append(sp.Ulimits, ul)
+	}
+	return sp, nil
+}
+
+// expandEnv turns "KEY" into "KEY=<value from our environment>".
+func expandEnv(e string) string {
+	if strings.Contains(e, "=") {
+		return e
+	}
+	return e + "=" + os.Getenv(e)
+}
+
+// readEnvFile reads KEY=VALUE lines; blank lines and # comments are skipped,
+// a bare KEY takes our environment's value.
+func readEnvFile(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("env file %q: %w", path, errdefs.ErrNotFound)
+		}
+		return nil, fmt.Errorf("env file %q: %w", path, err)
+	}
+	defer f.Close()
+	return parseEnvFile(f, path)
+}
+
+func parseEnvFile(r io.Reader, name string) ([]string, error) {
+	var out []string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if k, _, _ := strings.Cut(line, "="); k == "" || strings.ContainsAny(k, " \t") {
+			return nil, fmt.Errorf("env file %q line %d: bad variable %q: %w", name, n, line, errdefs.ErrInvalidArgument)
+		}
+		out = append(out, expandEnv(line))
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("env file %q: %v: %w", name, err, errdefs.ErrInvalidArgument)
+	}
+	return out, nil
+}
+
+// parseBytes parses "1024", "512k", "64m", "1.5g" (binary units).
+func parseBytes(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	t = strings.TrimSuffix(t, "b")
+	mult := float64(1)
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'k':
+			mult, t = 1<<10, t[:n-1]
+		case 'm':
+			mult, t = 1<<20, t[:n-1]
+		case 'g':
+			mult, t = 1<<30, t[:n-1]
+		case 't':
+			mult, t = 1<<40, t[:n-1]
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || v < 0 || math.IsNaN(v) || v*mult > math.MaxInt64/2 {
+		return 0, fmt.Errorf("size %q: want a number with an optional unit b, k, m, g or t: %w", s, errdefs.ErrInvalidArgument)
+	}
+	return int64(v * mult), nil
+}
+
+// parseUlimit parses NAME=SOFT[:HARD].
+func parseUlimit(s string) (client.Ulimit, error) {
+	bad := fmt.Errorf("ulimit %q: want NAME=SOFT[:HARD]: %w", s, errdefs.ErrInvalidArgument)
+	name, vals, ok := strings.Cut(s, "=")
+	if !ok || name == "" {
+		return client.Ulimit{}, bad
+	}
+	softS, hardS, hasHard := strings.Cut(vals, ":")
+	soft, err := strconv.ParseUint(softS, 10, 64)
+	if err != nil {
+		return client.Ulimit{}, bad
+	}
+	hard := soft
+	if hasHard {
+		if hard, err = strconv.ParseUint(hardS, 10, 64); err != nil {
+			return client.Ulimit{}, bad
+		}
+	}
+	return client.Ulimit{Name: strings.TrimPrefix(strings.ToLower(name), "rlimit_"), Soft: soft, Hard: hard}, nil
+}
+
+// createContainer creates the container described by the flags and args,
+// and writes --cidfile.
+func (a *App) createContainer(ctx context.Context, c *client.Client, f *createFlags, fs *pflag.FlagSet, args []string, autoRemove bool) (client.Container, error) {
+	sp, err := f.spec(fs, args)
+	if err != nil {
+		return client.Container{}, err
+	}
+	sp.AutoRemove = autoRemove
+	var cid *os.File
+	if f.cidfile != "" {
+		cid, err = os.OpenFile(f.cidfile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+		if err != nil {
+			if errors.Is(err, os.ErrExist) {
+				return client.Container{}, fmt.Errorf("cidfile %q: %w", f.cidfile, errdefs.ErrAlreadyExists)
+			}
+			return client.Container{}, fmt.Errorf("cidfile %q: %w", f.cidfile, err)
+		}
+	}
+	ctr, err := c.CreateContainer(ctx, f.name, sp)
+	if cid != nil {
+		if err == nil {
+			_, err = cid.WriteString(ctr.ID)
+		}
+		if cerr := cid.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			_ = os.Remove(f.cidfile)
+		}
+	}
+	return ctr, err
+}
+
+func (a *App) newContainerCreateCommand() *cobra.Command {
+	var f createFlags
+	cmd := &cobra.Command{
+		Use:     "create [OPTIONS] IMAGE [COMMAND [ARG...]]",
+		Short:   "Create a container",
+		GroupID: groupContainers,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := a.Client(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctr, err := a.createContainer(cmd.Context(), c, &f, cmd.Flags(), args, f.rm)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.Stdout, ctr.ID)
+			return nil
+		},
+	}
+	f.register(cmd)
+	return cmd
+}

@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/berth/container/client"
+)
+
+func (a *App) newContainerRunCommand() *cobra.Command {
+	var f createFlags
+	var detach bool
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] IMAGE [COMMAND [ARG...]]",
+		Short: "Run a container",
+		Long: "Run creates and starts a container. In the foreground it streams the container's\n" +
+			"stdout and stderr, forwards SIGINT and SIGTERM to it and exits with its exit code.",
+		GroupID: groupContainers,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			c, err := a.Client(ctx)
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			ctr, err := a.createContainer(ctx, c, &f, cmd.Flags(), args, f.rm && detach)
+			if err != nil {
+				return err
+			}
+			if detach {
+				if _, err := c.StartContainer(ctx, ctr.ID); err != nil {
+					return a.cleanupFailedRun(c, ctr.ID, f.rm, err)
+				}
+				fmt.Fprintln(a.Stdout, ctr.ID)
+				return nil
+			}
+			return a.runForeground(ctx, c, ctr.ID, f.rm, true)
+		},
+	}
+	f.register(cmd)
+	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "run in the background and print the container ID")
+	return cmd
+}
+
+// cleanupFailedRun deletes a container whose start failed when --rm asked
+// for it, and returns err.
+func (a *App) cleanupFailedRun(c *client.Client, id string, rm bool, err error) error {
+	if rm {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if _, derr := c.DeleteContainer(ctx, id, true); derr != nil {
+			err = errors.Join(err, derr)
+		}
+	}
+	return err
+}
+
+// runForeground starts the container (when start), streams its output
+// until it stops, forwards SIGINT/SIGTERM, and returns its exit code as an
+// ExitError.
+func (a *App) runForeground(ctx context.Context, c *client.Client, id string, rm, start bool) error {
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	logsCtx, cancelLogs := context.WithCancel(ctx)
+	defer cancelLogs()
+	logsDone := make(chan error, 1)
+	tail := -1 // a new container's whole log
+	if !start {
+		tail = 0
+	}
+	go func() {
+		logsDone <- c.ContainerLogs(logsCtx, id, client.LogOptions{Follow: true, Tail: tail}, func(e client.LogEntry) error {
+			return writeEntry(a.Stdout, a.Stderr, e, false)
+		})
+	}()
+	if _, err := c.StartContainer(ctx, id); err != nil {
+		cancelLogs()
+		<-logsDone
+		return a.cleanupFailedRun(c, id, rm, err)
+	}
+	var logsErr error
+wait:
+	for {
+		select {
+		case s := <-sigs:
+			if err := c.KillContainer(ctx, id, signalName(s)); err != nil && a.Debug {
+				fmt.Fprintf(a.Stderr, "forward %v: %v\n", s, err)
+			}
+		case logsErr = <-logsDone:
+			break wait
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	st, err := c.WaitContainer(ctx, id)
+	if err != nil {
+		return errors.Join(logsErr, err)
+	}
+	if rm {
+		if _, err := c.DeleteContainer(context.WithoutCancel(ctx), id, true); err != nil {
+			return err
+		}
+	}
+	if st.Error != "" {
+		fmt.Fprintf(a.Stderr, "container %s: %s\n", id, st.Error)
+	}
+	if st.Code != 0 {
+		return &ExitError{Code: st.Code}
+	}
+	return logsErr
+}
+
+func signalName(s os.Signal) string {
+	if s == syscall.SIGINT {
+		return "INT"
+	}
+	return "TERM"
+}
+
+// writeEntry writes one log entry to stdout or stderr.
+func writeEntry(stdout, stderr io.Writer, e client.LogEntry, timestamps bool) error {
+	w := stdout
+	if e.Stream == "stderr" {
+		w = stderr
+	}
+	if timestamps {
+		if _, err := fmt.Fprintf(w, "%s ", e.Time.UTC().Format(time.RFC3339Nano)); err != nil {
+			return err
+		}
+	}
+	_, err := w.Write(e.Data)
+	return err
+}
