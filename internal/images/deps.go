@@ -1,0 +1,24 @@
+package images
+
+import (
+	"context"
+
+	"github.com/opencontainers/go-digest"
+)
+
+// Store persists image records by name. internal/metadata implements it.
+type Store interface {
+	Get(ctx context.Context, name string) (Record, error)
+	List(ctx context.Context) ([]Record, error)
+	// Put creates or replaces the record of r.Name.
+	Put(ctx context.Context, r Record) error
+	// Delete removes the record; ErrNotFound when there is none.
+	Delete(ctx context.Context, name string) error
+}
+
+// UsageChecker tells whether a container uses an image. internal/containers
+// implements it. InUse is called with the image's Digest (the name's target)
+// and with its platform manifest digest; either being in use protects it.
+type UsageChecker interface {
+	InUse(ctx context.Context, d digest.Digest) (bool, error)
+}
