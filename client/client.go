@@ -234,6 +234,14 @@ func (c *Client) WaitReady(ctx context.Context) error {
 			last = fmt.Errorf("apiserver at %s is %s: %w", c.socket, resp.GetStatus(), errdefs.ErrUnavailable)
 		case errors.Is(err, errdefs.ErrPermissionDenied), errors.Is(err, errdefs.ErrInvalidArgument):
 			return err
+		case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+			// The call ran out of time, most likely while connecting:
+			// say why the connection failed, if we know.
+			if derr := c.lastDialError(); derr != nil {
+				last = derr
+			} else if last == nil {
+				last = err
+			}
 		default:
 			last = err
 		}

@@ -72,29 +72,45 @@ type DNSConfig struct {
 
 // Validate checks values whose type alone does not make them valid.
 func (c *Config) Validate() error {
-	var errs []error
-	if c.Images.MaxConcurrentDownloads < 1 {
-		errs = append(errs, fmt.Errorf("images.maxConcurrentDownloads %d: must be at least 1", c.Images.MaxConcurrentDownloads))
-	}
-	if c.Logs.MaxSize < 0 {
-		errs = append(errs, fmt.Errorf("logs.maxSize %d: must not be negative", c.Logs.MaxSize))
-	}
-	if c.Logs.MaxFiles < 1 {
-		errs = append(errs, fmt.Errorf("logs.maxFiles %d: must be at least 1", c.Logs.MaxFiles))
-	}
-	if p, err := netip.ParsePrefix(c.Network.Subnet); err != nil || p != p.Masked() {
-		errs = append(errs, fmt.Errorf("network.subnet %q: not a network prefix like 10.88.0.0/16", c.Network.Subnet))
-	}
-	if c.Runtime.Default == "" {
-		errs = append(errs, errors.New("runtime.default: must not be empty"))
-	}
-	if c.Runtime.OCI == "" {
-		errs = append(errs, errors.New("runtime.oci: must not be empty"))
-	}
-	if len(errs) > 0 {
+	if errs := c.problems(); len(errs) > 0 {
 		return fmt.Errorf("config: %w: %w", errors.Join(errs...), errdefs.ErrInvalidArgument)
 	}
 	return nil
+}
+
+// keyError is a bad value of one key.
+type keyError struct {
+	key string
+	err error
+}
+
+func (e *keyError) Error() string { return fmt.Sprintf("%s: %v", e.key, e.err) }
+
+// problems lists the invalid values of c, one keyError each.
+func (c *Config) problems() []error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &keyError{key: key, err: fmt.Errorf(format, args...)})
+	}
+	if c.Images.MaxConcurrentDownloads < 1 {
+		bad("images.maxConcurrentDownloads", "%d: must be at least 1", c.Images.MaxConcurrentDownloads)
+	}
+	if c.Logs.MaxSize < 0 {
+		bad("logs.maxSize", "%d: must not be negative", c.Logs.MaxSize)
+	}
+	if c.Logs.MaxFiles < 1 {
+		bad("logs.maxFiles", "%d: must be at least 1", c.Logs.MaxFiles)
+	}
+	if p, err := netip.ParsePrefix(c.Network.Subnet); err != nil || p != p.Masked() {
+		bad("network.subnet", "%q: not a network prefix like 10.88.0.0/16", c.Network.Subnet)
+	}
+	if c.Runtime.Default == "" {
+		bad("runtime.default", "must not be empty")
+	}
+	if c.Runtime.OCI == "" {
+		bad("runtime.oci", "must not be empty")
+	}
+	return errs
 }
 
 // Property is one effective key, for System.ListProperties.
@@ -238,8 +254,19 @@ func Merge(layers ...Layer) (Loaded, error) {
 	if len(errs) > 0 {
 		return Loaded{}, fmt.Errorf("%w: %w", errors.Join(errs...), errdefs.ErrInvalidArgument)
 	}
-	if err := out.Config.Validate(); err != nil {
-		return Loaded{}, err
+	sources := map[string]string{}
+	for _, p := range out.Properties {
+		sources[p.Key] = p.Source
+	}
+	for _, e := range out.Config.problems() {
+		var ke *keyError
+		if errors.As(e, &ke) {
+			e = fmt.Errorf("config %s: key %w", sources[ke.key], ke)
+		}
+		errs = append(errs, e)
+	}
+	if len(errs) > 0 {
+		return Loaded{}, fmt.Errorf("%w: %w", errors.Join(errs...), errdefs.ErrInvalidArgument)
 	}
 	for _, l := range layers {
 		for k := range l.Values {
