@@ -101,7 +101,6 @@ func TestSystemOverSocket(t *testing.T) {
 	}
 }
 
-
 func TestErrorKindsCrossTheWire(t *testing.T) {
 	for _, kind := range []error{
 		errdefs.ErrNotFound, errdefs.ErrAlreadyExists, errdefs.ErrInvalidArgument,
