@@ -22,7 +22,8 @@ GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
 PROTOS := $(shell find api -name '*.proto')
 
 BINARIES := container container-apiserver
-PLUGINS  := $(notdir $(wildcard cmd/container-runtime-linux))
+# Every cmd/<name> with a config.toml is a built-in plugin.
+PLUGINS  := $(notdir $(patsubst %/,%,$(dir $(wildcard cmd/*/config.toml))))
 
 .PHONY: all build test unit integration install install-only proto check-proto clean fmt vet bench
 
