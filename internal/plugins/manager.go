@@ -66,7 +66,8 @@ type Manager struct {
 }
 
 // New discovers the plugins under opt.InstallRoot and logs every broken one
-// at Warn. It starts no process; Run does.
+// at Warn. It starts no process; Run does. It kills what plugins of a
+// previous apiserver on the same state root left running (see stale.go).
 func New(opt Opt) (*Manager, error) {
 	if opt.InstallRoot == "" {
 		return nil, fmt.Errorf("plugin manager: install root is required: %w", errdefs.ErrInvalidArgument)
@@ -91,6 +92,7 @@ func New(opt Opt) (*Manager, error) {
 		m.plugins[p.Name] = p
 		m.logDiscovered(p)
 	}
+	m.killStale()
 	return m, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -406,5 +407,69 @@ func TestRunTwice(t *testing.T) {
 	time.Sleep(10 * time.Millisecond)
 	if err := m.Run(t.Context()); !errors.Is(err, errdefs.ErrFailedPrecondition) {
 		t.Errorf("second Run = %v, want ErrFailedPrecondition", err)
+	}
+}
+
+func TestKillStale(t *testing.T) {
+	skipUnlessProcesses(t)
+	root := t.TempDir()
+	state := filepath.Join(root, "state")
+	if err := os.MkdirAll(filepath.Join(state, "plugins"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A leftover of a crashed apiserver: a process group whose members
+	// carry the state root marker, and a stranger in a recorded group.
+	spawn := func(env string) *exec.Cmd {
+		cmd := exec.Command("sleep", "600")
+		cmd.Env = append(os.Environ(), env)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+		return cmd
+	}
+	ours := spawn("CONTAINER_STATE_ROOT=" + state)
+	stranger := spawn("CONTAINER_STATE_ROOT=" + state + "x")
+	for name, cmd := range map[string]*exec.Cmd{"core1": ours, "other-net1": stranger} {
+		if err := os.WriteFile(filepath.Join(state, "plugins", name+".pid"), fmt.Appendf(nil, "%d\n", cmd.Process.Pid), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := New(Opt{InstallRoot: root, LogRoot: filepath.Join(root, "logs"), StateRoot: state, Log: testLogger(t)}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- ours.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("leftover plugin process was not killed")
+	}
+	if err := stranger.Process.Signal(syscall.Signal(0)); err != nil {
+		t.Errorf("a process without the marker was killed: %v", err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(state, "plugins")); len(ents) != 0 {
+		t.Errorf("pid records left: %v", ents)
+	}
+}
+
+func TestPIDRecord(t *testing.T) {
+	skipUnlessProcesses(t)
+	root := t.TempDir()
+	writePlugin(t, BuiltinDir(root), "core1", coreConfig, sleeper)
+	m, pg := startManager(t, root)
+	in := waitInstance(t, m, "core1", "", running)
+	pg.add(in.PID)
+	rec := filepath.Join(root, "state", "plugins", "core1.pid")
+	b, err := os.ReadFile(rec)
+	if err != nil || strings.TrimSpace(string(b)) != strconv.Itoa(in.PID) {
+		t.Fatalf("pid record = %q, %v; want %d", b, err, in.PID)
+	}
+	if err := m.StopInstance(t.Context(), "core1", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(rec); !os.IsNotExist(err) {
+		t.Errorf("pid record still there after stop: %v", err)
 	}
 }

@@ -23,6 +23,7 @@ type instance struct {
 	bin, dir   string
 	args, env  []string
 	logPath    string
+	pidFile    string // records the process group id while running
 
 	stopOnce sync.Once
 	stop     chan struct{} // closed to ask the supervisor to stop
@@ -76,6 +77,7 @@ func (m *Manager) start(p Plugin, id string, opts InstanceOpts, forgetOnFail boo
 		dir:     p.Path,
 		args:    append(slices.Clone(defaultArgs), opts.Args...),
 		logPath: m.logPath(p.Name, id),
+		pidFile: m.pidFile(p.Name, id),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 		first:   make(chan error, 1),
@@ -133,6 +135,7 @@ func (m *Manager) update(f func()) {
 func (m *Manager) supervise(in *instance) {
 	defer m.wg.Done()
 	defer close(in.done)
+	defer removePID(in.pidFile)
 	// The children get Pdeathsig, which Linux fires when the forking
 	// *thread* exits. Lock this goroutine to its thread and never unlock:
 	// the thread then lives exactly as long as this goroutine, which
@@ -155,6 +158,7 @@ func (m *Manager) supervise(in *instance) {
 		}
 		started := time.Now()
 		pid := cmd.Process.Pid
+		m.recordPID(in.pidFile, pid)
 		m.update(func() {
 			in.state, in.pid, in.startedAt = StateRunning, pid, started
 			if n > 0 {
