@@ -63,9 +63,12 @@ type Container struct {
 // Image is what a container keeps of the image it was created from, so it
 // can start again even if the image is deleted.
 type Image struct {
-	Name    string
-	Digest  string
-	ChainID string
+	Name string
+	// Digest is what Name pointed at (a manifest or an index); Manifest is
+	// the platform manifest used.
+	Digest   string
+	Manifest string
+	ChainID  string
 	OS      string
 	Arch    string
 	Config  ImageConfig
