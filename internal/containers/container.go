@@ -69,9 +69,9 @@ type Image struct {
 	Digest   string
 	Manifest string
 	ChainID  string
-	OS      string
-	Arch    string
-	Config  ImageConfig
+	OS       string
+	Arch     string
+	Config   ImageConfig
 }
 
 // ImageConfig is the part of the image config that decides how the process runs.
