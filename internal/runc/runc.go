@@ -1,0 +1,145 @@
+// Package runc drives the OCI runtime binary (runc, or crun) through
+// containerd/go-runc for the supervisor, and reaps its children.
+//
+// go-runc waits for the commands it starts through a package-level
+// ProcessMonitor; New installs the supervisor's Reaper there, because a
+// child subreaper that calls wait4(-1) would otherwise steal those exits.
+// A process therefore has at most one Runc.
+//
+// Errors from the runtime are translated here: "does not exist" becomes
+// errdefs.ErrNotFound, and a failed create carries the runtime's own
+// message from its log.
+package runc
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/berth/container/errdefs"
+	gorunc "github.com/containerd/go-runc"
+)
+
+// Opt configures a Runc.
+type Opt struct {
+	// Command is the runtime binary; default "runc".
+	Command string
+	// Root is the runtime's state root (--root); empty for its default.
+	Root string
+	// Log is the runtime's JSON log file (--log).
+	Log string
+	// Reaper waits for the runtime's commands. Required.
+	Reaper *Reaper
+}
+
+// Runc runs runtime commands for one container.
+type Runc struct {
+	r   *gorunc.Runc
+	log string
+}
+
+// New returns a Runc and makes opt.Reaper go-runc's process monitor.
+func New(opt Opt) *Runc {
+	gorunc.Monitor = opt.Reaper
+	cmd := opt.Command
+	if cmd == "" {
+		cmd = "runc"
+	}
+	return &Runc{
+		r:   &gorunc.Runc{Command: cmd, Root: opt.Root, Log: opt.Log, LogFormat: gorunc.JSON},
+		log: opt.Log,
+	}
+}
+
+// Create runs `runtime create` for bundle with io as the container's stdio
+// and writes the init pid to pidFile.
+func (r *Runc) Create(ctx context.Context, id, bundle, pidFile string, io gorunc.IO) error {
+	size := r.logSize()
+	err := r.r.Create(ctx, id, bundle, &gorunc.CreateOpts{IO: io, PidFile: pidFile})
+	if err != nil {
+		return fmt.Errorf("runtime create: %s: %w", r.lastError(size, err), errdefs.ErrFailedPrecondition)
+	}
+	return nil
+}
+
+// Start runs `runtime start`.
+func (r *Runc) Start(ctx context.Context, id string) error {
+	return r.wrap("start", r.r.Start(ctx, id))
+}
+
+// Kill sends sig to the container's init, or to all its processes.
+func (r *Runc) Kill(ctx context.Context, id string, sig int, all bool) error {
+	return r.wrap("kill", r.r.Kill(ctx, id, sig, &gorunc.KillOpts{All: all}))
+}
+
+// Delete runs `runtime delete` (with --force when force). A container the
+// runtime does not know is ErrNotFound.
+func (r *Runc) Delete(ctx context.Context, id string, force bool) error {
+	return r.wrap("delete", r.r.Delete(ctx, id, &gorunc.DeleteOpts{Force: force}))
+}
+
+// State returns the runtime's view of the container.
+func (r *Runc) State(ctx context.Context, id string) (*gorunc.Container, error) {
+	c, err := r.r.State(ctx, id)
+	if err != nil {
+		return nil, r.wrap("state", err)
+	}
+	return c, nil
+}
+
+func (r *Runc) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	msg := strings.TrimSpace(err.Error())
+	switch {
+	case strings.Contains(msg, "does not exist"), strings.Contains(msg, "not found"):
+		return fmt.Errorf("runtime %s: %s: %w", op, msg, errdefs.ErrNotFound)
+	case strings.Contains(msg, "not running"), strings.Contains(msg, "process already finished"),
+		strings.Contains(msg, "cannot start"), strings.Contains(msg, "is not stopped"):
+		return fmt.Errorf("runtime %s: %s: %w", op, msg, errdefs.ErrFailedPrecondition)
+	}
+	return fmt.Errorf("runtime %s: %s", op, msg)
+}
+
+func (r *Runc) logSize() int64 {
+	fi, err := os.Stat(r.log)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
+
+// lastError returns the last error message the runtime logged after
+// offset, or err's text.
+func (r *Runc) lastError(offset int64, err error) string {
+	msg := err.Error()
+	var ee *exec.ExitError
+	_ = errors.As(err, &ee)
+	f, ferr := os.Open(r.log)
+	if ferr != nil {
+		return msg
+	}
+	defer f.Close()
+	if _, err := f.Seek(offset, 0); err != nil {
+		return msg
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var l struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+		}
+		if json.Unmarshal(bytes.TrimSpace(sc.Bytes()), &l) == nil && (l.Level == "error" || l.Level == "fatal") && l.Msg != "" {
+			msg = l.Msg
+		}
+	}
+	return msg
+}
