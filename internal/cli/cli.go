@@ -9,6 +9,16 @@
 //
 // The package reaches the apiserver only through client/; it never imports
 // the daemon's packages.
+//
+// Writing a command: a constructor `func (a *App) newXxxCommand()
+// *cobra.Command` in <noun>_<verb>.go, added with one line to commands() in
+// root.go (top-level nouns and verbs set GroupID to one of the group
+// constants there). Nouns with subcommands use newGroupCommand and carry
+// their alias (image=i, network=n, volume=v, system=s, registry=r); list and
+// delete verbs carry ls and rm. Inside RunE: a.Client(cmd.Context()) for a
+// connected client (close it), listFlags + printList for list commands
+// (--format table|json, -q), writeJSON(a.Stdout, v, true) for inspect, and
+// &ExitError{Code: n} to exit with a code without printing an error (run).
 package cli
 
 import (

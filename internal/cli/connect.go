@@ -52,7 +52,15 @@ func probeSocket(ctx context.Context, sock string) error {
 
 // Client connects to the apiserver at --host. The caller closes it.
 func (a *App) Client(ctx context.Context) (*client.Client, error) {
+	a.debugf("connecting to apiserver at %s", socketPath(a.Host))
 	return dial(ctx, socketPath(a.Host))
+}
+
+// debugf prints a line on stderr when --debug is given.
+func (a *App) debugf(format string, args ...any) {
+	if a.Debug {
+		fmt.Fprintf(a.Stderr, "debug: "+format+"\n", args...)
+	}
 }
 
 func dial(ctx context.Context, sock string) (*client.Client, error) {

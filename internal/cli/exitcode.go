@@ -37,6 +37,7 @@ func (a *App) exitCode(err error) int {
 	if errors.As(err, &ee) {
 		return ee.Code
 	}
+	a.debugf("error kind: %s (%T)", errorKind(err), err)
 	fmt.Fprintf(a.Stderr, "Error: %s\n", errorMessage(err))
 	var ue *usageError
 	if errors.As(err, &ue) {
@@ -90,4 +91,16 @@ func isNotRunning(err error) bool {
 func isNoAccess(err error) bool {
 	var ce *connectError
 	return errors.As(err, &ce) && errdefs.IsPermissionDenied(ce.kind)
+}
+
+// errorKind names err's errdefs kind, for --debug.
+func errorKind(err error) string {
+	for _, k := range []error{errdefs.ErrNotFound, errdefs.ErrAlreadyExists, errdefs.ErrInvalidArgument,
+		errdefs.ErrFailedPrecondition, errdefs.ErrUnavailable, errdefs.ErrNotImplemented,
+		errdefs.ErrPermissionDenied, errdefs.ErrInternal, context.Canceled, context.DeadlineExceeded} {
+		if errors.Is(err, k) {
+			return k.Error()
+		}
+	}
+	return "unknown"
 }
