@@ -44,6 +44,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if sock := os.Getenv(peerClientEnv); sock != "" {
+		// Re-executed as a plain client, e.g. under another uid.
+		os.Exit(peerClientMain(sock))
+	}
 	flag.Parse()
 	switch {
 	case testing.Short():
@@ -242,11 +246,12 @@ type Daemon struct {
 	LogRoot     string
 	InstallRoot string
 
-	opts daemonOpts
-	logs *syncBuffer
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
-	err  error         // cmd.Wait's result, valid after done
+	opts    daemonOpts
+	logs    *syncBuffer
+	cmd     *exec.Cmd
+	started bool          // start was called at least once
+	done    chan struct{} // closed when cmd has exited
+	err     error         // cmd.Wait's result, valid after done
 }
 
 type daemonOpts struct {
@@ -287,6 +292,15 @@ func WithDir(dir string) DaemonOption {
 // printed only if the test failed.
 func StartDaemon(t testing.TB, opts ...DaemonOption) *Daemon {
 	t.Helper()
+	d := NewDaemon(t, opts...)
+	d.Start(t)
+	return d
+}
+
+// NewDaemon prepares a Daemon's directories without starting it; Start
+// starts it, RunExpectFailure runs it expecting it to exit.
+func NewDaemon(t testing.TB, opts ...DaemonOption) *Daemon {
+	t.Helper()
 	requireIntegration(t)
 	requireBinary(t, apiserverBin)
 	var o daemonOpts
@@ -308,10 +322,44 @@ func StartDaemon(t testing.TB, opts ...DaemonOption) *Daemon {
 		LogRoot:     filepath.Join(dir, "logs"),
 		InstallRoot: o.installRoot,
 		opts:        o,
+		logs:        &syncBuffer{},
 	}
-	d.start(t)
 	t.Cleanup(func() { d.cleanup(t) })
 	return d
+}
+
+// Start starts the apiserver and waits until it is ready; it fails t if
+// the apiserver exits or is not ready within 30 seconds.
+func (d *Daemon) Start(t testing.TB) {
+	t.Helper()
+	d.start(t)
+}
+
+// RunExpectFailure runs the apiserver on d's directories in the
+// foreground, expecting it to exit on its own within timeout, and
+// returns its combined output and exit code.
+func (d *Daemon) RunExpectFailure(t testing.TB, timeout time.Duration) (output string, code int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, apiserverBin, d.Args()...)
+	cmd.Env = d.Env()
+	var out syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("apiserver did not exit within %v; output:\n%s", timeout, out.String())
+	case err == nil:
+		return out.String(), 0
+	case errors.As(err, &ee) && ee.Exited():
+		t.Logf("apiserver exited %d after %v", ee.ExitCode(), time.Since(start).Round(time.Millisecond))
+		return out.String(), ee.ExitCode()
+	}
+	t.Fatalf("run apiserver: %v\n%s", err, out.String())
+	return "", -1
 }
 
 // Args returns the `container-apiserver start ...` arguments of d.
@@ -340,11 +388,10 @@ func (d *Daemon) Env() []string {
 
 func (d *Daemon) start(t testing.TB) {
 	t.Helper()
-	if d.logs == nil {
-		d.logs = &syncBuffer{}
-	} else {
+	if d.started {
 		fmt.Fprintf(d.logs, "----- restart -----\n")
 	}
+	d.started = true
 	cmd := exec.Command(apiserverBin, d.Args()...)
 	cmd.Env = d.Env()
 	cmd.Stdout, cmd.Stderr = d.logs, d.logs
@@ -382,6 +429,7 @@ func (d *Daemon) start(t testing.TB) {
 		if c != nil {
 			_ = c.Close()
 		}
+		d.cmd = nil
 		t.Fatalf("apiserver not ready: %v\napiserver log:\n%s", err, d.logs.String())
 	}
 	d.Client = c
