@@ -90,6 +90,12 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 	}, loaded)
 
 	// Services register here, each with one line (see ARCHITECTURE.md).
+	imgs, snaps, closeImages, err := wireImages(ctx, srv, cfg.Root, db, loaded.Config.Images, log)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, closeImages)
+	_, _ = imgs, snaps // used by the containers wiring
 	// PLUGINS: H2's plugin manager is wired in wirePlugins (plugins.go).
 
 	ln, err := activatedListener()

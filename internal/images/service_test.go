@@ -271,3 +271,15 @@ func TestPullAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestLogin(t *testing.T) {
+	e := newEnv(t)
+	reg := registrytest.New(t, registrytest.WithBasicAuth("alice", "s3cret"))
+	err := e.svc.Login(t.Context(), reg.Host, "", &images.Auth{Username: "alice", Password: "nope"})
+	if !errdefs.IsPermissionDenied(err) {
+		t.Fatalf("login with wrong password: %v, want ErrPermissionDenied", err)
+	}
+	if err := e.svc.Login(t.Context(), "http://"+reg.Host+"/v2/", "http", &images.Auth{Username: "alice", Password: "s3cret"}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,39 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+
+	"google.golang.org/grpc"
+
+	"github.com/berth/container/internal/config"
+	"github.com/berth/container/internal/images"
+	"github.com/berth/container/internal/metadata"
+	"github.com/berth/container/internal/server"
+	"github.com/berth/container/internal/snapshots"
+)
+
+// wireImages opens the content store (<root>/content) and the overlay
+// snapshotter (<root>/snapshots), builds the images service and registers
+// its harness. The returned func closes the snapshotter.
+func wireImages(ctx context.Context, srv *grpc.Server, root string, db *metadata.DB, cfg config.ImagesConfig, log *slog.Logger) (*images.Service, *snapshots.Snapshotter, func() error, error) {
+	content, err := images.NewContent(filepath.Join(root, "content"))
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sn, err := snapshots.New(ctx, filepath.Join(root, "snapshots"), log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	svc, err := images.NewService(images.Config{
+		Content: content, Store: metadata.NewImages(db), Snapshots: sn,
+		MaxConcurrentDownloads: cfg.MaxConcurrentDownloads, Log: log,
+	})
+	if err != nil {
+		sn.Close()
+		return nil, nil, nil, err
+	}
+	server.RegisterImages(srv, svc)
+	return svc, sn, sn.Close, nil
+}
