@@ -114,6 +114,7 @@ func TestCLISystemStartStop(t *testing.T) {
 		"CONTAINER_LOG_ROOT="+filepath.Join(dir, "logs"),
 		"CONTAINER_INSTALL_ROOT="+outputDir,
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
+		"CONTAINER_NO_SYSTEMD=1", // on a host run by systemd, do not install a unit
 	)
 	t.Cleanup(func() {
 		// Should the test fail half-way, leave no apiserver behind.

@@ -38,10 +38,8 @@ func (a *App) newSystemLogsCommand() *cobra.Command {
 				ctx, stop = signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 				defer stop()
 			}
-			if systemdRunning() {
-				if _, err := os.Stat(unitPath()); err == nil {
-					return a.journalLogs(ctx, follow, last)
-				}
+			if unitServes(socketPath(a.Host)) {
+				return a.journalLogs(ctx, follow, last)
 			}
 			path, err := a.logPath(ctx)
 			if err != nil {

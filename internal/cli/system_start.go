@@ -54,7 +54,7 @@ func (a *App) systemStart(ctx context.Context, r roots, timeout time.Duration) e
 	}
 	args := apiserverArgs(r, sock, a.Debug)
 
-	if systemdRunning() {
+	if useSystemd() {
 		if err := a.startUnit(ctx, bin, args); err != nil {
 			return err
 		}
@@ -75,7 +75,10 @@ func (a *App) startUnit(ctx context.Context, bin string, args []string) error {
 	}
 	for _, argv := range [][]string{
 		{"systemctl", "daemon-reload"},
-		{"systemctl", "enable", "--now", unitName},
+		{"systemctl", "enable", unitName},
+		// restart, not start: a unit that is active but not answering
+		// (crash-looping, an older binary) is replaced too.
+		{"systemctl", "restart", unitName},
 	} {
 		if out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).CombinedOutput(); err != nil {
 			return fmt.Errorf("%s: %v: %s", argv[0]+" "+argv[1], err, out)

@@ -30,14 +30,12 @@ func (a *App) newSystemStopCommand() *cobra.Command {
 
 func (a *App) systemStop(ctx context.Context, timeout time.Duration) error {
 	sock := socketPath(a.Host)
-	if systemdRunning() {
-		if _, err := os.Stat(unitPath()); err == nil {
-			if out, err := exec.CommandContext(ctx, "systemctl", "stop", unitName).CombinedOutput(); err != nil {
-				return fmt.Errorf("systemctl stop %s: %v: %s", unitName, err, out)
-			}
-			fmt.Fprintln(a.Stdout, "apiserver stopped")
-			return nil
+	if unitServes(sock) {
+		if out, err := exec.CommandContext(ctx, "systemctl", "stop", unitName).CombinedOutput(); err != nil {
+			return fmt.Errorf("systemctl stop %s: %v: %s", unitName, err, out)
 		}
+		fmt.Fprintln(a.Stdout, "apiserver stopped")
+		return nil
 	}
 
 	pid, state := a.findApiserver(ctx, sock)

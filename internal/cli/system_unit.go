@@ -2,6 +2,7 @@ package cli
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 )
@@ -78,3 +79,25 @@ func unitCommandLine(words []string) string {
 }
 
 func unitPath() string { return filepath.Join(unitDir, unitName) }
+
+// useSystemd reports whether `system start` hands the apiserver to
+// systemd: systemd is the init system and CONTAINER_NO_SYSTEMD is not set
+// (tests and private instances set it to get a detached apiserver).
+func useSystemd() bool {
+	return systemdRunning() && os.Getenv("CONTAINER_NO_SYSTEMD") == ""
+}
+
+// unitServes reports whether systemd runs the apiserver for socket sock:
+// systemd is the init system and the installed unit was written for sock.
+func unitServes(sock string) bool {
+	if !systemdRunning() {
+		return false
+	}
+	data, err := os.ReadFile(unitPath())
+	return err == nil && unitForSocket(string(data), sock)
+}
+
+// unitForSocket reports whether unit text runs the apiserver on sock.
+func unitForSocket(unit, sock string) bool {
+	return strings.Contains(unit, " --socket "+unitCommandLine([]string{sock})+" ")
+}

@@ -30,6 +30,9 @@ func TestApiserverUnitVerifies(t *testing.T) {
 			t.Errorf("unit lacks %q:\n%s", want, unit)
 		}
 	}
+	if !unitForSocket(unit, "/run/container/apiserver.sock") || unitForSocket(unit, "/run/container/apiserver.so") {
+		t.Errorf("unitForSocket does not recognise the unit's socket")
+	}
 	path := filepath.Join(dir, unitName)
 	if err := os.WriteFile(path, []byte(unit), 0o644); err != nil {
 		t.Fatal(err)
