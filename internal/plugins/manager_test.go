@@ -253,7 +253,8 @@ func TestInstances(t *testing.T) {
 	skipUnlessProcesses(t)
 	root := t.TempDir()
 	netConfig := "abstract = \"net\"\n[servicesConfig]\ndefaultArguments = [\"serve\"]\n[[servicesConfig.services]]\ntype = \"network\"\n"
-	writePlugin(t, BuiltinDir(root), "netp", netConfig, "#!/bin/sh\necho \"args=$* instance=$CONTAINER_PLUGIN_INSTANCE extra=$EXTRA\"\nexec sleep 600\n")
+	writePlugin(t, BuiltinDir(root), "netp", netConfig, "#!/bin/sh\necho \"args=$* instance=$CONTAINER_PLUGIN_INSTANCE extra=$EXTRA notify=$NOTIFY_SOCKET\"\nexec sleep 600\n")
+	t.Setenv("NOTIFY_SOCKET", "/run/systemd/notify") // meant for the apiserver alone
 	writePlugin(t, BuiltinDir(root), "hello", cliConfig, sleeper)
 	writePlugin(t, BuiltinDir(root), "broken", "abstract = 1\n", sleeper)
 	m, pg := startManager(t, root)
@@ -273,7 +274,7 @@ func TestInstances(t *testing.T) {
 	in2 := waitInstance(t, m, "netp", "net2", running)
 	pg.add(in1.PID)
 	pg.add(in2.PID)
-	waitFile(t, filepath.Join(root, "logs", "netp-net1.log"), "args=serve --bridge br1 instance=net1 extra=yes")
+	waitFile(t, filepath.Join(root, "logs", "netp-net1.log"), "args=serve --bridge br1 instance=net1 extra=yes notify=\n")
 
 	for _, tc := range []struct {
 		name, plugin, id string

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -211,7 +212,7 @@ func (m *Manager) spawn(in *instance) (*exec.Cmd, <-chan error, error) {
 
 	cmd := exec.Command(in.bin, in.args...)
 	cmd.Dir = in.dir
-	cmd.Env = append(os.Environ(), in.env...)
+	cmd.Env = append(inheritedEnv(), in.env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
@@ -234,6 +235,22 @@ func (m *Manager) spawn(in *instance) (*exec.Cmd, <-chan error, error) {
 		exited <- cmd.Wait()
 	}()
 	return cmd, exited, nil
+}
+
+// inheritedEnv is the apiserver's environment minus what systemd passed
+// to the apiserver alone: a plugin must not notify or claim sockets in
+// the apiserver's name.
+func inheritedEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		switch k {
+		case "NOTIFY_SOCKET", "LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES", "WATCHDOG_PID", "WATCHDOG_USEC":
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
 }
 
 // terminate stops the process group led by pid: SIGTERM, then SIGKILL when
