@@ -95,7 +95,11 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 		return err
 	}
 	closers = append(closers, closeImages)
-	_, _ = imgs, snaps // used by the containers wiring
+	closeContainers, err := wireContainers(ctx, srv, cfg, containersDeps{DB: db, Images: imgs, Snapshots: snaps}, log)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, closeContainers)
 	// PLUGINS: H2's plugin manager is wired in wirePlugins (plugins.go).
 
 	ln, err := activatedListener()
