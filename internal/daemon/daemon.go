@@ -90,6 +90,11 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 	}, loaded)
 
 	// Services register here, each with one line (see ARCHITECTURE.md).
+	pm, closePlugins, err := wirePlugins(ctx, srv, cfg, log)
+	if err != nil {
+		return err
+	}
+	closers = append(closers, closePlugins)
 	imgs, snaps, closeImages, err := wireImages(ctx, srv, cfg.Root, db, loaded.Config.Images, log)
 	if err != nil {
 		return err
@@ -100,7 +105,7 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 		return err
 	}
 	closers = append(closers, closeContainers)
-	// PLUGINS: H2's plugin manager is wired in wirePlugins (plugins.go).
+	_ = pm // containers wiring: LookupRuntime: runtimeLookup(pm)
 
 	ln, err := activatedListener()
 	if err != nil {
