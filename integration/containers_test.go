@@ -1,0 +1,328 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	imagesv1 "github.com/berth/container/api/services/images/v1"
+	"github.com/berth/container/client"
+	"github.com/berth/container/errdefs"
+	"github.com/berth/container/internal/testutil/imagetest"
+	"github.com/berth/container/internal/testutil/registrytest"
+)
+
+// startContainersDaemon starts a daemon with a busybox image pulled from an
+// in-process registry, and deletes every container before the daemon stops.
+func startContainersDaemon(t *testing.T) (*Daemon, string) {
+	t.Helper()
+	d := StartDaemon(t)
+	reg := registrytest.New(t)
+	ref := reg.Ref("test/busybox:latest")
+	reg.Push(t, "test/busybox:latest", imagetest.Busybox(t))
+	pullImage(t, d, ref)
+	t.Cleanup(func() {
+		if d.Client == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cs, err := d.Client.ListContainers(ctx, true)
+		if err != nil {
+			t.Errorf("list containers at cleanup: %v", err)
+			return
+		}
+		for _, c := range cs {
+			if _, err := d.Client.DeleteContainer(ctx, c.ID, true); err != nil {
+				t.Errorf("delete %s at cleanup: %v", c.ID, err)
+			}
+		}
+		assertNoLeftovers(t, d, cs)
+	})
+	return d, ref
+}
+
+func pullImage(t *testing.T, d *Daemon, ref string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	stream, err := imagesv1.NewImagesClient(d.Client.Conn()).Pull(ctx, &imagesv1.PullImageRequest{Reference: ref})
+	if err != nil {
+		t.Fatalf("pull %s: %v", ref, err)
+	}
+	for {
+		if _, err := stream.Recv(); errors.Is(err, io.EOF) {
+			return
+		} else if err != nil {
+			t.Fatalf("pull %s: %v", ref, err)
+		}
+	}
+}
+
+// assertNoLeftovers checks that the deleted containers left no bundle,
+// state dir, cgroup, mount or supervisor process.
+func assertNoLeftovers(t *testing.T, d *Daemon, cs []client.Container) {
+	t.Helper()
+	for _, c := range cs {
+		for _, dir := range []string{
+			filepath.Join(d.Root, "containers", c.ID),
+			filepath.Join(d.State, "containers", c.ID),
+			filepath.Join("/sys/fs/cgroup/container", c.ID),
+		} {
+			if _, err := os.Stat(dir); err == nil {
+				t.Errorf("%s left behind", dir)
+			}
+		}
+		if m, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/*/container", c.ID)); len(m) > 0 {
+			t.Errorf("cgroups left behind: %v", m)
+		}
+		if pids := processesMentioning(c.ID); len(pids) > 0 {
+			t.Errorf("processes of %s left behind: %v", c.ID, pids)
+		}
+	}
+	if m := mountsUnder(filepath.Join(d.Root, "containers")); len(m) > 0 {
+		t.Errorf("mounts left behind: %v", m)
+	}
+}
+
+// processesMentioning returns pids whose command line contains s.
+func processesMentioning(s string) []string {
+	ents, _ := os.ReadDir("/proc")
+	var out []string
+	for _, e := range ents {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(cmd), s) {
+			out = append(out, e.Name())
+		}
+	}
+	return out
+}
+
+func cli(t *testing.T, d *Daemon, wantCode int, args ...string) string {
+	t.Helper()
+	out, errOut, code := d.CLI(t, args...)
+	if code != wantCode {
+		t.Fatalf("container %s: exit %d, want %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, wantCode, out, errOut)
+	}
+	return out
+}
+
+func TestContainerRun(t *testing.T) {
+	requireIntegration(t)
+	d, img := startContainersDaemon(t)
+
+	t.Run("echo", func(t *testing.T) {
+		if out := cli(t, d, 0, "run", "--rm", img, "echo", "hello"); out != "hello\n" {
+			t.Fatalf("stdout %q", out)
+		}
+	})
+	t.Run("exit code", func(t *testing.T) {
+		cli(t, d, 3, "run", "--rm", img, "sh", "-c", "exit 3")
+	})
+	t.Run("streams apart", func(t *testing.T) {
+		out, errOut, code := d.CLI(t, "run", "--name", "apart", img, "sh", "-c", "echo out; echo err >&2")
+		if code != 0 || out != "out\n" || errOut != "err\n" {
+			t.Fatalf("run: %d %q %q", code, out, errOut)
+		}
+		out, errOut, code = d.CLI(t, "logs", "apart")
+		if code != 0 || out != "out\n" || errOut != "err\n" {
+			t.Fatalf("logs: %d %q %q", code, out, errOut)
+		}
+		if out := cli(t, d, 0, "logs", "-t", "apart"); !strings.HasSuffix(out, " out\n") || !strings.Contains(out, "T") {
+			t.Fatalf("logs -t: %q", out)
+		}
+		cli(t, d, 0, "rm", "apart")
+	})
+	t.Run("options", func(t *testing.T) {
+		out := cli(t, d, 0, "run", "--rm", "-e", "FOO=bar", "-w", "/tmp", "-u", "1000:1000", img,
+			"sh", "-c", `echo "$FOO $(pwd) $(id -u):$(id -g)"`)
+		if out != "bar /tmp 1000:1000\n" {
+			t.Fatalf("env/workdir/user: %q", out)
+		}
+		if out := cli(t, d, 0, "run", "--rm", "-u", "nobody", img, "id", "-un"); out != "nobody\n" {
+			t.Fatalf("user by name: %q", out)
+		}
+		if out := cli(t, d, 0, "run", "--rm", "--entrypoint", "/bin/echo", img, "via", "entrypoint"); out != "via entrypoint\n" {
+			t.Fatalf("entrypoint: %q", out)
+		}
+	})
+	t.Run("detached lifecycle", func(t *testing.T) {
+		id := strings.TrimSpace(cli(t, d, 0, "run", "-d", "-l", "k=v", img, "sh", "-c", "echo started; exec sleep 1000"))
+		if len(id) != 64 {
+			t.Fatalf("run -d printed %q", id)
+		}
+		ls := cli(t, d, 0, "ls", "-q")
+		if !strings.Contains(ls, id) {
+			t.Fatalf("ls -q = %q, want %s", ls, id)
+		}
+		c, err := d.Client.GetContainer(t.Context(), id[:10])
+		if err != nil || c.State.Status != "running" || c.State.Pid == 0 || c.Spec.Labels["k"] != "v" {
+			t.Fatalf("inspect by prefix: %+v, %v", c, err)
+		}
+		cli(t, d, 1, "rm", id) // running needs -f
+		start := time.Now()
+		cli(t, d, 0, "stop", id)
+		if time.Since(start) > 4*time.Second {
+			t.Errorf("stop of a TERM-handling process took %v", time.Since(start))
+		}
+		cli(t, d, 0, "stop", id) // idempotent
+		if out := cli(t, d, 0, "logs", id); out != "started\n" {
+			t.Fatalf("logs after stop: %q", out)
+		}
+		if out := cli(t, d, 0, "wait", id); out != fmt.Sprint(128+15)+"\n" {
+			t.Fatalf("wait: %q", out)
+		}
+		cli(t, d, 0, "start", id)
+		cli(t, d, 0, "rm", "-f", id)
+		if _, err := d.Client.GetContainer(t.Context(), id); !errdefs.IsNotFound(err) {
+			t.Fatalf("get after rm = %v", err)
+		}
+		assertNoLeftovers(t, d, []client.Container{{ID: id}})
+	})
+	t.Run("stop escalates to SIGKILL", func(t *testing.T) {
+		cli(t, d, 0, "run", "-d", "--name", "stubborn", img, "sh", "-c", `trap "" TERM; while true; do sleep 0.2; done`)
+		time.Sleep(300 * time.Millisecond) // let the trap be installed
+		start := time.Now()
+		cli(t, d, 0, "stop", "-t", "1", "stubborn")
+		if d := time.Since(start); d < time.Second {
+			t.Fatalf("stop returned after %v, before the timeout", d)
+		}
+		c, err := d.Client.GetContainer(t.Context(), "stubborn")
+		if err != nil || c.State.Status != "stopped" || c.State.ExitCode != 137 {
+			t.Fatalf("after stop: %+v, %v", c.State, err)
+		}
+		cli(t, d, 0, "stop", "stubborn")
+		cli(t, d, 0, "rm", "stubborn")
+	})
+	t.Run("failed create leaves nothing", func(t *testing.T) {
+		_, errOut, code := d.CLI(t, "create", "--name", "ghost", "nosuch/image:latest")
+		if code == 0 || !strings.Contains(errOut, "not found") {
+			t.Fatalf("create with a missing image: %d %q", code, errOut)
+		}
+		cli(t, d, 1, "create", "--name", "ghost", "--restart", "sometimes", img)
+		cli(t, d, 1, "create", "--name", "bad/name", img)
+		if ents, _ := os.ReadDir(filepath.Join(d.Root, "containers")); len(ents) > 0 {
+			t.Fatalf("bundles left: %v", ents)
+		}
+		if out := cli(t, d, 0, "ls", "-a", "-q"); strings.Contains(out, "ghost") {
+			t.Fatalf("ls -a: %q", out)
+		}
+		cli(t, d, 0, "create", "--name", "ghost", img)
+		cli(t, d, 0, "rm", "ghost")
+	})
+	t.Run("concurrent create of one name", func(t *testing.T) {
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = d.Client.CreateContainer(t.Context(), "twin", client.ContainerSpec{Image: img})
+			}()
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				won++
+			case !errdefs.IsAlreadyExists(err):
+				t.Errorf("create: %v, want AlreadyExists", err)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("%d creates won", won)
+		}
+		cli(t, d, 0, "rm", "twin")
+	})
+}
+
+func TestContainerParallelRunRm(t *testing.T) {
+	requireIntegration(t)
+	d, img := startContainersDaemon(t)
+	const n = 20
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, errOut, code := d.CLI(t, "run", "--rm", img, "echo", fmt.Sprint("run-", i))
+			if code != 0 || out != fmt.Sprintf("run-%d\n", i) {
+				t.Errorf("run %d: exit %d, stdout %q, stderr %q", i, code, out, errOut)
+			}
+		}()
+	}
+	wg.Wait()
+	if out := cli(t, d, 0, "ls", "-a", "-q"); out != "" {
+		t.Fatalf("containers left after run --rm: %q", out)
+	}
+}
+
+func TestContainerReattachAfterCrash(t *testing.T) {
+	requireIntegration(t)
+	d, img := startContainersDaemon(t)
+	const n = 10
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = fmt.Sprintf("sleeper%d", i)
+		cli(t, d, 0, "run", "-d", "--name", ids[i], img, "sh", "-c", fmt.Sprintf("echo hello %d; exec sleep 1000", i))
+	}
+	cli(t, d, 0, "run", "-d", "--name", "quitter", img, "sh", "-c", "sleep 1; exit 7")
+	d.Kill(t)
+	time.Sleep(2 * time.Second) // quitter exits while the apiserver is down
+	d.Restart(t)
+
+	cs, err := d.Client.ListContainers(t.Context(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != n {
+		t.Fatalf("%d running after restart, want %d", len(cs), n)
+	}
+	q, err := d.Client.GetContainer(t.Context(), "quitter")
+	if err != nil || q.State.Status != "stopped" || q.State.ExitCode != 7 || q.State.Error != "" {
+		t.Fatalf("quitter after restart: %+v, %v", q.State, err)
+	}
+	if out := cli(t, d, 0, "logs", ids[3]); out != "hello 3\n" {
+		t.Fatalf("logs after restart: %q", out)
+	}
+	c, err := d.Client.StopContainer(t.Context(), ids[0], client.StopOptions{})
+	if err != nil || c.State.Status != "stopped" || c.State.ExitCode != 143 {
+		t.Fatalf("stop after restart: %+v, %v", c.State, err)
+	}
+	// A supervisor killed with SIGKILL: the container shows stopped with
+	// an error, and delete -f still cleans everything.
+	pidData, err := os.ReadFile(filepath.Join(d.State, "containers", ids[1], "supervisor.pid"))
+	if err == nil {
+		var pid int
+		fmt.Sscan(strings.TrimSpace(string(pidData)), &pid)
+		if p, err := os.FindProcess(pid); err == nil && pid > 1 {
+			_ = p.Kill()
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			c, err := d.Client.GetContainer(t.Context(), ids[1])
+			if err == nil && c.State.Status == "stopped" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("container of a killed supervisor: %+v, %v", c.State, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		cli(t, d, 0, "rm", "-f", ids[1])
+		assertNoLeftovers(t, d, []client.Container{{ID: ids[1]}})
+	} else {
+		t.Errorf("supervisor pid file: %v", err)
+	}
+}
