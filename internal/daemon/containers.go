@@ -101,3 +101,4 @@ func fromMounts(ms []mount.Mount) []containers.Mount {
 	}
 	return out
 }
+

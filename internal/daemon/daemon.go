@@ -100,12 +100,12 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 		return err
 	}
 	closers = append(closers, closeImages)
-	closeContainers, err := wireContainers(ctx, srv, cfg, containersDeps{DB: db, Images: imgs, Snapshots: snaps}, log)
+	closeContainers, err := wireContainers(ctx, srv, cfg, containersDeps{DB: db, Images: imgs, Snapshots: snaps,
+		LookupRuntime: runtimeLookup(pm)}, log)
 	if err != nil {
 		return err
 	}
 	closers = append(closers, closeContainers)
-	_ = pm // containers wiring: LookupRuntime: runtimeLookup(pm)
 
 	ln, err := activatedListener()
 	if err != nil {
