@@ -101,4 +101,3 @@ func fromMounts(ms []mount.Mount) []containers.Mount {
 	}
 	return out
 }
-
