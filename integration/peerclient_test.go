@@ -60,6 +60,13 @@ const nobody = 65534
 // read.
 func runPeerClient(t *testing.T, sock string) (string, time.Duration) {
 	t.Helper()
+	return runPeerClientAs(t, sock, nobody, nil)
+}
+
+// runPeerClientAs is runPeerClient as uid 65534 with primary group gid
+// and supplementary groups groups.
+func runPeerClientAs(t *testing.T, sock string, gid uint32, groups []uint32) (string, time.Duration) {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -80,7 +87,10 @@ func runPeerClient(t *testing.T, sock string) (string, time.Duration) {
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = []string{peerClientEnv + "=" + sock, "PATH=/usr/bin:/bin", "HOME=/"}
 	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody, Groups: []uint32{}}}
+	if groups == nil {
+		groups = []uint32{}
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: gid, Groups: groups}}
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
 	took := time.Since(start)
