@@ -1,9 +1,12 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -11,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth/container/client"
 	"github.com/berth/container/errdefs"
 )
 
@@ -162,5 +166,63 @@ func TestRootsFromEnv(t *testing.T) {
 	r, err = (&rootFlags{log: "/l", app: "/a"}).resolve()
 	if err != nil || r.Log != "/l" || r.App != "/a" {
 		t.Errorf("flags ignored: %+v, %v", r, err)
+	}
+}
+
+func TestPrintLogFollow(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "apiserver.log")
+	if err := os.WriteFile(path, []byte("one\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- printLog(ctx, pw, path, time.Time{}, true)
+		pw.Close()
+	}()
+	r := bufio.NewReader(pr)
+	expect := func(want string) {
+		t.Helper()
+		got, err := r.ReadString('\n')
+		if err != nil || got != want {
+			t.Fatalf("read %q, %v; want %q", got, err, want)
+		}
+	}
+	expect("one\n")
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprint(f, "tw")
+	fmt.Fprint(f, "o\n")
+	f.Close()
+	expect("two\n")
+	// Truncated and rewritten (rotation): start over.
+	if err := os.WriteFile(path, []byte("three\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	expect("three\n")
+	cancel()
+	go io.Copy(io.Discard, r)
+	if err := <-done; err != nil {
+		t.Fatalf("printLog: %v", err)
+	}
+}
+
+func TestPluginState(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		p    client.Plugin
+		want string
+	}{
+		{"broken", client.Plugin{Broken: true, Error: "x"}, "broken"},
+		{"boot instance", client.Plugin{Instances: []client.PluginInstance{{ID: "", State: "backoff"}}}, "backoff"},
+		{"per owner", client.Plugin{Instances: []client.PluginInstance{{ID: "a", State: "running"}, {ID: "b", State: "running"}, {ID: "c", State: "failed"}}}, "2 running"},
+		{"idle", client.Plugin{}, "available"},
+	} {
+		if got := pluginState(tc.p); got != tc.want {
+			t.Errorf("%s: pluginState = %q, want %q", tc.name, got, tc.want)
+		}
 	}
 }
