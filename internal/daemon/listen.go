@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"strconv"
+	"time"
 
 	"github.com/coreos/go-systemd/v22/activation"
 
@@ -62,6 +63,12 @@ func listenSocket(path string, gid int, log *slog.Logger) (net.Listener, error) 
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != fs.ModeSocket {
 			return nil, fmt.Errorf("socket path %s exists and is not a socket: %w", path, errdefs.ErrFailedPrecondition)
+		}
+		// The state lock proves no apiserver of this state dir is alive, but
+		// --socket may point elsewhere: never take over a live socket.
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("socket %s is in use by another process: %w", path, errdefs.ErrAlreadyExists)
 		}
 		if err := os.Remove(path); err != nil {
 			return nil, fmt.Errorf("remove stale socket %s: %w", path, err)
