@@ -38,6 +38,8 @@ func (a *App) commands() []*cobra.Command {
 		a.newContainerLogsCommand(),
 		a.newContainerWaitCommand(),
 		a.newContainerPruneCommand(),
+		a.newImageCommand(),
+		a.newRegistryCommand(),
 		a.newSystemCommand(),
 		a.newPluginCommand(),
 	}
