@@ -108,17 +108,31 @@ func TestCLISystemStartStop(t *testing.T) {
 	dir := ShortTempDir(t)
 	state := filepath.Join(dir, "state")
 	sock := filepath.Join(state, "apiserver.sock")
+	// A core plugin the apiserver boots: system stop must take it along.
+	install := NewInstallRoot(t)
+	ticker := filepath.Join(install, "libexec", "container-plugins", "ticker")
+	if err := os.MkdirAll(filepath.Join(ticker, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ticker, "bin", "ticker"), []byte("#!/bin/sh\nwhile :; do sleep 1; done\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := "abstract = \"ticks\"\n[servicesConfig]\nloadAtBoot = true\n[[servicesConfig.services]]\ntype = \"core\"\n"
+	if err := os.WriteFile(filepath.Join(ticker, "config.toml"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ours := func() []int { return append(ourProcesses(dir), ourProcesses(install)...) }
 	env := cliEnv(
 		"CONTAINER_APP_ROOT="+filepath.Join(dir, "root"),
 		"CONTAINER_STATE_ROOT="+state,
 		"CONTAINER_LOG_ROOT="+filepath.Join(dir, "logs"),
-		"CONTAINER_INSTALL_ROOT="+outputDir,
+		"CONTAINER_INSTALL_ROOT="+install,
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
 		"CONTAINER_NO_SYSTEMD=1", // on a host run by systemd, do not install a unit
 	)
 	t.Cleanup(func() {
 		// Should the test fail half-way, leave no apiserver behind.
-		for _, p := range ourProcesses(dir) {
+		for _, p := range ours() {
 			_ = syscall.Kill(p, syscall.SIGKILL)
 		}
 	})
@@ -134,6 +148,13 @@ func TestCLISystemStartStop(t *testing.T) {
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(pidData)))
 	if procs := ourProcesses(dir); len(procs) != 1 || procs[0] != pid {
 		t.Errorf("processes under %s: %v, want the apiserver %d", dir, procs, pid)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for len(ourProcesses(install)) == 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(ourProcesses(install)) == 0 {
+		t.Errorf("core plugin ticker not started")
 	}
 
 	out, errOut, code = runCLI(t, env, "system", "start")
@@ -153,7 +174,7 @@ func TestCLISystemStartStop(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("system stop: exit %d\n%s%s", code, out, errOut)
 	}
-	if procs := ourProcesses(dir); len(procs) > 0 {
+	if procs := ours(); len(procs) > 0 {
 		t.Errorf("processes left after system stop: %v", procs)
 	}
 	if _, err := os.Stat(sock); !os.IsNotExist(err) {
