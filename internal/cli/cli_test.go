@@ -65,6 +65,8 @@ func TestExitCode(t *testing.T) {
 			stderr: "Error: pull: image \"x\": not found\n"},
 		{name: "not running", err: &connectError{socket: "/s", kind: errdefs.ErrUnavailable, cause: os.ErrNotExist, notRunning: true}, code: 1,
 			stderr: "Error: apiserver is not running at /s (start it with `container system start`)\n"},
+		{name: "older server", err: fmt.Errorf("unknown service x.v1.Plugins: %w", errdefs.ErrNotImplemented), code: 1,
+			stderr: "Error: the apiserver does not support this request (unknown service x.v1.Plugins: not implemented); is it older than this CLI?\n"},
 		{name: "usage", err: &usageError{err: errors.New("unknown flag: --x"), command: "container system"}, code: 1,
 			stderr: "Error: unknown flag: --x\nRun 'container system --help' for usage.\n"},
 	} {

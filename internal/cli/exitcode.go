@@ -57,6 +57,9 @@ func errorMessage(err error) string {
 		}
 	case errors.Is(err, context.Canceled):
 		msg = "canceled"
+	case errdefs.IsNotImplemented(err) && (strings.HasPrefix(msg, "unknown service ") || strings.HasPrefix(msg, "unknown method ")):
+		// The server predates this call.
+		msg = "the apiserver does not support this request (" + msg + "); is it older than this CLI?"
 	case isNoAccess(err):
 		msg += " (run as root or as a member of group \"container\")"
 	case isNotRunning(err):
