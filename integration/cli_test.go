@@ -343,3 +343,32 @@ func TestCLIPluginCommand(t *testing.T) {
 		t.Errorf("plugin ls -q: exit %d\n%s", code, out)
 	}
 }
+
+func TestCLIPropertyList(t *testing.T) {
+	requireIntegration(t)
+	dir := ShortTempDir(t)
+	conf := filepath.Join(dir, "config", "container", "config.toml")
+	if err := os.MkdirAll(filepath.Dir(conf), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(conf, []byte("[runtime]\noci = \"crun\"\nnosuchkey = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := StartDaemon(t, WithDir(dir))
+	out, errOut, code := d.CLI(t, "system", "property", "list")
+	if code != 0 {
+		t.Fatalf("system property list: exit %d, stderr %q", code, errOut)
+	}
+	var row []string
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) >= 3 && f[0] == "runtime.oci" {
+			row = f
+		}
+	}
+	if len(row) < 3 || !strings.Contains(row[1], "crun") || row[2] != conf {
+		t.Errorf("runtime.oci row %q, want crun from %s:\n%s", row, conf, out)
+	}
+	if !strings.Contains(errOut, "Warning: unknown configuration keys") || !strings.Contains(errOut, "nosuchkey") {
+		t.Errorf("no warning about the unknown key; stderr %q", errOut)
+	}
+}
