@@ -11,6 +11,10 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth/container/errdefs"
 )
 
 // systemdRunning reports whether systemd is the init system (what
@@ -88,10 +92,13 @@ func waitGone(ctx context.Context, pid int, timeout time.Duration) bool {
 // an error.
 func signalProcess(pid int, sig syscall.Signal) error {
 	err := syscall.Kill(pid, sig)
-	if err == nil || errors.Is(err, syscall.ESRCH) {
+	switch {
+	case err == nil || errors.Is(err, syscall.ESRCH):
 		return nil
+	case errors.Is(err, syscall.EPERM):
+		return fmt.Errorf("signal %s to apiserver (pid %d): %w", unix.SignalName(sig), pid, errdefs.ErrPermissionDenied)
 	}
-	return fmt.Errorf("signal %d to pid %d: %w", sig, pid, err)
+	return fmt.Errorf("signal %s to apiserver (pid %d): %w", unix.SignalName(sig), pid, err)
 }
 
 // tailFile returns the last n lines of path from byte offset from on.
