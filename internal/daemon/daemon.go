@@ -66,6 +66,17 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 	}
 	closers = append(closers, lock.release)
 
+	// Take systemd's socket (if any) before anything is spawned: it marks
+	// the fd close-on-exec and unsets LISTEN_FDS, so plugins inherit neither.
+	ln, err := activatedListener()
+	if err != nil {
+		return err
+	}
+	if ln != nil {
+		// srv.Serve owns ln once serving; closing it twice is harmless.
+		closers = append(closers, func() error { _ = ln.Close(); return nil })
+	}
+
 	loaded, err := config.Load(config.Paths(cfg.ConfigFile), cfg.ConfigFile)
 	if err != nil {
 		return err
@@ -107,10 +118,6 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 	}
 	closers = append(closers, closeContainers)
 
-	ln, err := activatedListener()
-	if err != nil {
-		return err
-	}
 	if ln != nil {
 		log.Info("using systemd socket", "path", ln.Addr().String())
 	} else {
@@ -118,9 +125,9 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 		if err != nil {
 			return err
 		}
+		// srv.Serve owns ln from here; closing it twice is harmless.
+		closers = append(closers, func() error { _ = ln.Close(); return nil })
 	}
-	// srv.Serve owns ln from here; closing it twice is harmless.
-	closers = append(closers, func() error { _ = ln.Close(); return nil })
 
 	pidFile := filepath.Join(cfg.State, "apiserver.pid")
 	if err := os.WriteFile(pidFile, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644); err != nil {
