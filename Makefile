@@ -34,7 +34,7 @@ build:
 	$(GO) build $(GOFLAGS_BUILD) -o $(OUT)/bin/ ./cmd/container ./cmd/container-apiserver
 	@for p in $(PLUGINS); do \
 		mkdir -p $(OUT)/libexec/container/plugins/$$p/bin; \
-		$(GO) build $(GOFLAGS_BUILD) -o $(OUT)/libexec/container/plugins/$$p/bin/$$p ./cmd/$$p || exit 1; \
+		CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(OUT)/libexec/container/plugins/$$p/bin/$$p ./cmd/$$p || exit 1; \
 		cp cmd/$$p/config.toml $(OUT)/libexec/container/plugins/$$p/config.toml; \
 	done
 

@@ -1,0 +1,275 @@
+package supervisor
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	runtimev1 "github.com/berth/container/api/runtime/v1"
+	"github.com/berth/container/errdefs"
+	"github.com/berth/container/errdefs/errgrpc"
+	"github.com/berth/container/internal/bundle"
+	"github.com/berth/container/internal/runc"
+	"golang.org/x/sys/unix"
+	"google.golang.org/grpc"
+)
+
+// Config is the serve command line.
+type Config struct {
+	ID          string
+	Bundle      string
+	State       string
+	Runtime     string
+	RuntimeRoot string
+	// Foreground skips daemonizing (the child runs with it set too).
+	Foreground bool
+}
+
+// Files in the state directory.
+const (
+	SocketFile = "supervisor.sock"
+	PidFile    = "supervisor.pid"
+	LogFile    = "supervisor.log"
+	initPid    = "init.pid"
+	runcLog    = "runc.log"
+)
+
+// readyEnv marks the daemonized child; its value is the fd of the
+// readiness pipe.
+const readyEnv = "_CONTAINER_SUPERVISOR_READY_FD"
+
+func (c *Config) validate() error {
+	if c.ID == "" || strings.ContainsAny(c.ID, "/\x00") || c.ID == "." || c.ID == ".." {
+		return fmt.Errorf("--id %q: %w", c.ID, errdefs.ErrInvalidArgument)
+	}
+	if !filepath.IsAbs(c.Bundle) || !filepath.IsAbs(c.State) {
+		return fmt.Errorf("--bundle and --state must be absolute paths: %w", errdefs.ErrInvalidArgument)
+	}
+	if len(filepath.Join(c.State, SocketFile)) >= 108 {
+		return fmt.Errorf("socket path %q is too long: %w", filepath.Join(c.State, SocketFile), errdefs.ErrInvalidArgument)
+	}
+	return nil
+}
+
+// Serve daemonizes (unless cfg.Foreground or this is the child) and runs the
+// supervisor.
+func Serve(cfg Config, stderr io.Writer) int {
+	if fdStr := os.Getenv(readyEnv); fdStr != "" {
+		os.Unsetenv(readyEnv)
+		fd, err := strconv.Atoi(fdStr)
+		if err != nil {
+			fmt.Fprintf(stderr, "Error: bad %s\n", readyEnv)
+			return 1
+		}
+		return runChild(cfg, os.NewFile(uintptr(fd), "ready"))
+	}
+	if cfg.Foreground {
+		return runChild(cfg, nil)
+	}
+	if err := daemonize(cfg); err != nil {
+		fmt.Fprintf(stderr, "Error: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+// daemonize re-executes this binary in a new session with stdio on
+// /dev/null and stderr on supervisor.log, and waits until the child
+// reports it listens (or why it cannot).
+func daemonize(cfg Config) error {
+	if err := os.MkdirAll(cfg.State, 0o711); err != nil {
+		return fmt.Errorf("state dir: %w", err)
+	}
+	logf, err := os.OpenFile(filepath.Join(cfg.State, LogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("supervisor log: %w", err)
+	}
+	defer logf.Close()
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find own binary: %w", err)
+	}
+	cmd := exec.Command(exe, os.Args[1:]...)
+	cmd.Env = append(os.Environ(), readyEnv+"=3")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, logf
+	cmd.ExtraFiles = []*os.File{w}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/"
+	if err := cmd.Start(); err != nil {
+		w.Close()
+		return fmt.Errorf("start supervisor: %w", err)
+	}
+	w.Close()
+	type result struct {
+		line string
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		line, err := bufio.NewReader(r).ReadString('\n')
+		done <- result{strings.TrimSpace(line), err}
+	}()
+	select {
+	case res := <-done:
+		if res.line == "ok" {
+			_ = cmd.Process.Release()
+			return nil
+		}
+		_ = cmd.Wait()
+		if res.line != "" {
+			return errors.New(res.line)
+		}
+		return fmt.Errorf("supervisor exited before it was ready (see %s)", filepath.Join(cfg.State, LogFile))
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return fmt.Errorf("supervisor not ready after 30s: %w", errdefs.ErrUnavailable)
+	}
+}
+
+// runChild is the supervisor proper. ready, when set, gets "ok\n" once the
+// socket listens, or the error.
+func runChild(cfg Config, ready *os.File) int {
+	// Stay small: the supervisor's heap is tiny and mostly garbage.
+	debug.SetGCPercent(20)
+	debug.SetMemoryLimit(4 << 20)
+
+	fail := func(err error) int {
+		if ready != nil {
+			fmt.Fprintf(ready, "%v\n", err)
+			ready.Close()
+		}
+		fmt.Fprintf(os.Stderr, "Error: %v\n", err)
+		return 1
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("container", cfg.ID)
+
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		return fail(fmt.Errorf("become child subreaper: %w", err))
+	}
+	if err := os.MkdirAll(cfg.State, 0o711); err != nil {
+		return fail(fmt.Errorf("state dir: %w", err))
+	}
+	if err := os.MkdirAll(cfg.Bundle, 0o711); err != nil {
+		return fail(fmt.Errorf("bundle dir: %w", err))
+	}
+	sock := filepath.Join(cfg.State, SocketFile)
+	if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+		c.Close()
+		return fail(fmt.Errorf("supervisor for %q already listens on %s: %w", cfg.ID, sock, errdefs.ErrAlreadyExists))
+	}
+	if err := os.Remove(sock); err == nil {
+		log.Warn("removed stale socket")
+	}
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		return fail(fmt.Errorf("listen: %w", err))
+	}
+	if err := os.Chmod(sock, 0o600); err != nil {
+		l.Close()
+		return fail(err)
+	}
+	if err := bundle.WriteFileAtomic(filepath.Join(cfg.State, PidFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		l.Close()
+		return fail(err)
+	}
+
+	signals := make(chan os.Signal, 32)
+	signal.Notify(signals, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT)
+	signal.Ignore(unix.SIGHUP, unix.SIGPIPE)
+
+	reaper := runc.NewReaper()
+	self, err := os.Executable()
+	if err != nil {
+		l.Close()
+		return fail(fmt.Errorf("find own binary: %w", err))
+	}
+	s := newSupervisor(supervisorOpt{
+		ID:     cfg.ID,
+		Bundle: bundle.Bundle{Dir: cfg.Bundle},
+		State:  cfg.State,
+		Runc: runc.New(runc.Opt{
+			Command: cfg.Runtime, Root: cfg.RuntimeRoot,
+			Log: filepath.Join(cfg.State, runcLog), Reaper: reaper,
+		}),
+		Reaper:     reaper,
+		InitBinary: self,
+		Log:        log,
+	})
+
+	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		resp, err := h(ctx, req)
+		return resp, errgrpc.ToGRPC(err)
+	}))
+	runtimev1.RegisterRuntimeServer(srv, &server{s: s})
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(l) }()
+
+	log.Info("supervisor started", "pid", os.Getpid())
+	if ready != nil {
+		fmt.Fprintln(ready, "ok")
+		ready.Close()
+	}
+
+	code := 0
+loop:
+	for {
+		select {
+		case sig := <-signals:
+			switch sig {
+			case unix.SIGCHLD:
+				reaper.Reap()
+			default:
+				if s.idle() {
+					log.Info("supervisor stopping", "signal", sig.String())
+					if _, err := s.delete(context.Background(), false); err != nil {
+						log.Error("delete on shutdown", "err", err)
+					}
+					break loop
+				}
+				log.Warn("signal ignored: container still running", "signal", sig.String())
+			}
+		case <-s.shutdownRequested():
+			break loop
+		case err := <-served:
+			log.Error("serve", "err", err)
+			code = 1
+			break loop
+		}
+	}
+	stopped := make(chan struct{})
+	go func() { srv.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		srv.Stop()
+	}
+	s.close()
+	_ = os.Remove(sock)
+	_ = os.Remove(filepath.Join(cfg.State, PidFile))
+	log.Info("supervisor exited")
+	return code
+}

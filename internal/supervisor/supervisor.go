@@ -1,0 +1,413 @@
+package supervisor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	runtimev1 "github.com/berth/container/api/runtime/v1"
+	"github.com/berth/container/errdefs"
+	"github.com/berth/container/internal/bundle"
+	"github.com/berth/container/internal/ctrlog"
+	"github.com/berth/container/internal/mount"
+	"github.com/berth/container/internal/oci"
+	"github.com/berth/container/internal/runc"
+)
+
+type supervisorOpt struct {
+	ID         string
+	Bundle     bundle.Bundle
+	State      string
+	Runc       *runc.Runc
+	Reaper     *runc.Reaper
+	InitBinary string
+	Log        *slog.Logger
+}
+
+// supervisor owns one container's lifecycle. Methods are safe for
+// concurrent use; lifecycle operations are serialized by opMu.
+type supervisor struct {
+	id         string
+	bundle     bundle.Bundle
+	state      string
+	runc       *runc.Runc
+	reaper     *runc.Reaper
+	initBinary string
+	log        *slog.Logger
+
+	opMu sync.Mutex // serializes Create, Start, Delete, Shutdown
+
+	mu        sync.Mutex
+	status    runtimev1.Status
+	pid       int
+	createdAt time.Time
+	startedAt time.Time
+	exit      *bundle.ExitStatus
+	exited    chan struct{} // closed once exit is recorded
+	deleted   bool
+	mounted   bool // we mounted the rootfs
+	stdio     *runc.PipeIO
+	logw      *ctrlog.Writer
+	copies    sync.WaitGroup
+
+	shutdownOnce sync.Once
+	shutdown     chan struct{}
+}
+
+func newSupervisor(opt supervisorOpt) *supervisor {
+	return &supervisor{
+		id: opt.ID, bundle: opt.Bundle, state: opt.State, runc: opt.Runc, reaper: opt.Reaper,
+		initBinary: opt.InitBinary, log: opt.Log,
+		status:   runtimev1.Status_STATUS_UNCREATED,
+		exited:   make(chan struct{}),
+		shutdown: make(chan struct{}),
+	}
+}
+
+func (s *supervisor) shutdownRequested() <-chan struct{} { return s.shutdown }
+
+// idle reports that no container process is alive.
+func (s *supervisor) idle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.status != runtimev1.Status_STATUS_CREATED && s.status != runtimev1.Status_STATUS_RUNNING
+}
+
+// create prepares the bundle and runs `runc create`.
+func (s *supervisor) create(ctx context.Context, req *runtimev1.CreateRequest) (_ int, retErr error) {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	s.mu.Lock()
+	if s.status != runtimev1.Status_STATUS_UNCREATED || s.deleted {
+		st := s.status
+		s.mu.Unlock()
+		return 0, fmt.Errorf("container %q is %s: %w", s.id, statusName(st), errdefs.ErrFailedPrecondition)
+	}
+	s.mu.Unlock()
+
+	spec := req.GetSpec()
+	if spec == nil {
+		return 0, fmt.Errorf("create %q: no spec: %w", s.id, errdefs.ErrInvalidArgument)
+	}
+	var cleanups []func()
+	defer func() {
+		if retErr != nil {
+			for i := len(cleanups) - 1; i >= 0; i-- {
+				cleanups[i]()
+			}
+		}
+	}()
+
+	rootfs := s.bundle.Rootfs()
+	if err := os.MkdirAll(rootfs, 0o755); err != nil {
+		return 0, fmt.Errorf("create rootfs dir: %w", err)
+	}
+	if len(req.GetRootfs()) > 0 {
+		ms := make([]mount.Mount, 0, len(req.GetRootfs()))
+		for _, m := range req.GetRootfs() {
+			ms = append(ms, mount.Mount{Type: m.GetType(), Source: m.GetSource(), Options: m.GetOptions()})
+		}
+		if err := mount.All(ms, rootfs); err != nil {
+			return 0, fmt.Errorf("mount rootfs: %w", err)
+		}
+		cleanups = append(cleanups, func() { _ = mount.UnmountAll(rootfs) })
+	}
+
+	hostname := spec.GetHostname()
+	if hostname == "" {
+		hostname = s.id[:min(12, len(s.id))]
+	}
+	files := map[string][]byte{bundle.HostnameFile: []byte(hostname + "\n")}
+	if len(spec.GetResolvConf()) > 0 {
+		files[bundle.ResolvFile] = spec.GetResolvConf()
+	}
+	if len(spec.GetHosts()) > 0 {
+		files[bundle.HostsFile] = spec.GetHosts()
+	}
+	for name, data := range files {
+		if err := os.WriteFile(s.bundle.Path(name), data, 0o644); err != nil {
+			return 0, fmt.Errorf("write %s: %w", name, err)
+		}
+	}
+
+	cg2 := cgroup2()
+	ociSpec, err := oci.Build(oci.Input{
+		ID: s.id, Spec: spec, Rootfs: rootfs, Bundle: s.bundle.Dir, InitBinary: s.initBinary,
+		Cgroup2: cg2, MemorySwap: swapAccounting(cg2),
+	})
+	if err != nil {
+		return 0, err
+	}
+	data, err := json.Marshal(ociSpec)
+	if err != nil {
+		return 0, fmt.Errorf("encode config.json: %w", err)
+	}
+	if err := bundle.WriteFileAtomic(s.bundle.Config(), data, 0o600); err != nil {
+		return 0, err
+	}
+	if err := os.Remove(s.bundle.Exit()); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return 0, fmt.Errorf("clear exit status: %w", err)
+	}
+
+	logw, err := ctrlog.NewWriter(s.bundle.Log(), spec.GetLog().GetMaxSize(), int(spec.GetLog().GetMaxFiles()))
+	if err != nil {
+		return 0, err
+	}
+	cleanups = append(cleanups, func() { _ = logw.Close() })
+	if spec.GetTerminal() {
+		return 0, fmt.Errorf("terminal: %w", errdefs.ErrNotImplemented)
+	}
+	stdio, err := runc.NewPipeIO(int(ociSpec.Process.User.UID), int(ociSpec.Process.User.GID), spec.GetStdin())
+	if err != nil {
+		return 0, err
+	}
+	cleanups = append(cleanups, func() { _ = stdio.Close() })
+
+	pidFile := filepath.Join(s.state, initPid)
+	_ = os.Remove(pidFile)
+	if err := s.runc.Create(ctx, s.id, s.bundle.Dir, pidFile, stdio); err != nil {
+		_ = s.runc.Delete(context.WithoutCancel(ctx), s.id, true)
+		return 0, err
+	}
+	cleanups = append(cleanups, func() { _ = s.runc.Delete(context.WithoutCancel(ctx), s.id, true) })
+	pid, err := readPid(pidFile)
+	if err != nil {
+		return 0, err
+	}
+
+	s.mu.Lock()
+	s.status, s.pid, s.createdAt = runtimev1.Status_STATUS_CREATED, pid, time.Now()
+	s.mounted = len(req.GetRootfs()) > 0
+	s.stdio, s.logw = stdio, logw
+	s.mu.Unlock()
+
+	s.copies.Add(2)
+	go func() { defer s.copies.Done(); s.copyOut(logw, ctrlog.Stdout, stdio.StdoutReader()) }()
+	go func() { defer s.copies.Done(); s.copyOut(logw, ctrlog.Stderr, stdio.StderrReader()) }()
+	go s.watch(pid)
+	s.log.Info("container created", "pid", pid)
+	return pid, nil
+}
+
+func (s *supervisor) copyOut(w *ctrlog.Writer, stream string, r *os.File) {
+	if err := w.Copy(stream, r); err != nil {
+		s.log.Error("copy container output", "err", err)
+	}
+}
+
+// watch waits for the init process to be reaped and records its exit.
+func (s *supervisor) watch(pid int) {
+	e := <-s.reaper.WaitPid(pid)
+	// Every process of the container dies with its init (pid namespace),
+	// so the pipes reach EOF; don't wait forever for a stray holder.
+	done := make(chan struct{})
+	go func() { s.copies.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		s.log.Warn("container output still open after exit")
+	}
+	st := bundle.ExitStatus{Code: e.Status, Signal: e.Signal, ExitedAt: e.Time.UTC(), OOMKilled: oomKilled(s.id)}
+	if err := s.bundle.WriteExit(st); err != nil {
+		s.log.Error("record exit status", "err", err)
+	}
+	s.mu.Lock()
+	s.status, s.exit = runtimev1.Status_STATUS_STOPPED, &st
+	s.mu.Unlock()
+	close(s.exited)
+	s.log.Info("container exited", "pid", pid, "exit_code", st.Code, "signal", st.Signal, "oom_killed", st.OOMKilled)
+}
+
+func (s *supervisor) start(ctx context.Context) (int, error) {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	s.mu.Lock()
+	st, pid := s.status, s.pid
+	s.mu.Unlock()
+	if st != runtimev1.Status_STATUS_CREATED {
+		return 0, fmt.Errorf("container %q is %s: %w", s.id, statusName(st), errdefs.ErrFailedPrecondition)
+	}
+	if err := s.runc.Start(ctx, s.id); err != nil {
+		return 0, err
+	}
+	s.mu.Lock()
+	s.startedAt = time.Now()
+	if s.status == runtimev1.Status_STATUS_CREATED {
+		s.status = runtimev1.Status_STATUS_RUNNING
+	}
+	s.mu.Unlock()
+	s.log.Info("container started", "pid", pid)
+	return pid, nil
+}
+
+func (s *supervisor) stateResponse() *runtimev1.StateResponse {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := &runtimev1.StateResponse{Status: s.status, SupervisorPid: int32(os.Getpid())}
+	if s.status == runtimev1.Status_STATUS_CREATED || s.status == runtimev1.Status_STATUS_RUNNING {
+		r.Pid = int32(s.pid)
+	}
+	r.CreatedAt = timestamp(s.createdAt)
+	r.StartedAt = timestamp(s.startedAt)
+	if s.exit != nil {
+		r.Exit = exitProto(*s.exit)
+	}
+	return r
+}
+
+func (s *supervisor) kill(ctx context.Context, sig int, all bool) error {
+	if sig <= 0 || sig > 64 {
+		return fmt.Errorf("signal %d: %w", sig, errdefs.ErrInvalidArgument)
+	}
+	s.mu.Lock()
+	st := s.status
+	s.mu.Unlock()
+	if st != runtimev1.Status_STATUS_CREATED && st != runtimev1.Status_STATUS_RUNNING {
+		return fmt.Errorf("container %q is %s: %w", s.id, statusName(st), errdefs.ErrFailedPrecondition)
+	}
+	err := s.runc.Kill(ctx, s.id, sig, all)
+	if err != nil && s.idle() {
+		return fmt.Errorf("container %q is stopped: %w", s.id, errdefs.ErrFailedPrecondition)
+	}
+	return err
+}
+
+func (s *supervisor) wait(ctx context.Context) (*bundle.ExitStatus, error) {
+	s.mu.Lock()
+	st := s.status
+	s.mu.Unlock()
+	if st == runtimev1.Status_STATUS_UNCREATED {
+		return nil, fmt.Errorf("container %q is not created: %w", s.id, errdefs.ErrFailedPrecondition)
+	}
+	select {
+	case <-s.exited:
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e := *s.exit
+	return &e, nil
+}
+
+// delete removes the container from runc, unmounts the rootfs and makes
+// sure the cgroups are gone. It is idempotent.
+func (s *supervisor) delete(ctx context.Context, force bool) (*bundle.ExitStatus, error) {
+	s.opMu.Lock()
+	defer s.opMu.Unlock()
+	s.mu.Lock()
+	st, deleted := s.status, s.deleted
+	s.mu.Unlock()
+	if deleted {
+		return s.exitCopy(), nil
+	}
+	if st == runtimev1.Status_STATUS_CREATED || st == runtimev1.Status_STATUS_RUNNING {
+		if !force {
+			return nil, fmt.Errorf("container %q is %s: %w", s.id, statusName(st), errdefs.ErrFailedPrecondition)
+		}
+		if err := s.runc.Kill(ctx, s.id, int(syscall.SIGKILL), true); err != nil && !s.idle() {
+			s.log.Warn("kill before delete", "err", err)
+		}
+		select {
+		case <-s.exited:
+		case <-time.After(10 * time.Second):
+			return nil, fmt.Errorf("container %q did not exit after SIGKILL: %w", s.id, errdefs.ErrUnavailable)
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+	}
+	var errs []error
+	if st != runtimev1.Status_STATUS_UNCREATED {
+		if err := s.runc.Delete(ctx, s.id, true); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, err)
+		}
+		s.copies.Wait()
+	}
+	s.mu.Lock()
+	logw, stdio, mounted := s.logw, s.stdio, s.mounted
+	s.logw, s.stdio = nil, nil
+	s.mu.Unlock()
+	if logw != nil {
+		_ = logw.Close()
+	}
+	if stdio != nil {
+		_ = stdio.Close()
+	}
+	if mounted {
+		if err := mount.UnmountAll(s.bundle.Rootfs()); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := removeCgroups(s.id); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("delete container %q: %w", s.id, err)
+	}
+	s.mu.Lock()
+	s.deleted, s.mounted = true, false
+	s.mu.Unlock()
+	if st != runtimev1.Status_STATUS_UNCREATED {
+		s.log.Info("container deleted")
+	}
+	return s.exitCopy(), nil
+}
+
+func (s *supervisor) exitCopy() *bundle.ExitStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.exit == nil {
+		return nil
+	}
+	e := *s.exit
+	return &e
+}
+
+func (s *supervisor) requestShutdown(ctx context.Context, force bool) error {
+	if !s.idle() && !force {
+		return fmt.Errorf("container %q is running: %w", s.id, errdefs.ErrFailedPrecondition)
+	}
+	if _, err := s.delete(ctx, true); err != nil {
+		return err
+	}
+	s.shutdownOnce.Do(func() { close(s.shutdown) })
+	return nil
+}
+
+// close releases what is left when the process ends.
+func (s *supervisor) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.logw != nil && s.idle0() {
+		_ = s.logw.Close()
+	}
+}
+
+func (s *supervisor) idle0() bool {
+	return s.status != runtimev1.Status_STATUS_CREATED && s.status != runtimev1.Status_STATUS_RUNNING
+}
+
+func readPid(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, fmt.Errorf("read init pid: %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("init pid %q: %w", data, errdefs.ErrInternal)
+	}
+	return pid, nil
+}
+
+func statusName(s runtimev1.Status) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "STATUS_"))
+}
