@@ -110,6 +110,12 @@ func (s *Service) recoverOne(ctx context.Context, id string) error {
 	case StatusRemoving:
 		return s.removeLocked(ctx, c)
 	case StatusRunning:
+	case StatusCreated:
+		// A start interrupted by the crash may have left a supervisor.
+		if _, err := s.runtime.State(ctx, id); err == nil {
+			return s.runtime.Delete(ctx, id)
+		}
+		return nil
 	default:
 		return nil
 	}
