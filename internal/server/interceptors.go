@@ -17,12 +17,12 @@ import (
 )
 
 // Interceptors returns the server options that install the standard
-// interceptor chains, outermost first: errors (maps to gRPC once), peer
-// check, logging, recover.
+// interceptor chains, outermost first: errors (maps to gRPC once),
+// logging (so refused calls are logged too), peer check, recover.
 func Interceptors(log *slog.Logger) []grpc.ServerOption {
 	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(ErrorsUnary, PeerUnary, LogUnary(log), RecoverUnary(log)),
-		grpc.ChainStreamInterceptor(ErrorsStream, PeerStream, LogStream(log), RecoverStream(log)),
+		grpc.ChainUnaryInterceptor(ErrorsUnary, LogUnary(log), PeerUnary, RecoverUnary(log)),
+		grpc.ChainStreamInterceptor(ErrorsStream, LogStream(log), PeerStream, RecoverStream(log)),
 	}
 }
 
