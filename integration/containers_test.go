@@ -220,6 +220,63 @@ func TestContainerRun(t *testing.T) {
 		cli(t, d, 0, "create", "--name", "ghost", img)
 		cli(t, d, 0, "rm", "ghost")
 	})
+	t.Run("sigint forwarded", func(t *testing.T) {
+		cmd := d.CLICommand(t, "run", "--rm", "--name", "interrupted", img,
+			"sh", "-c", `trap "echo got INT; exit 5" INT; echo ready; sleep 1000 & wait`)
+		out := &syncBuffer{}
+		cmd.Stdout = out
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(out.String(), "ready") {
+			if time.Now().After(deadline) {
+				t.Fatalf("container never became ready; stdout %q", out.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		_ = cmd.Process.Signal(os.Interrupt)
+		err := cmd.Wait()
+		if cmd.ProcessState.ExitCode() != 5 || !strings.Contains(out.String(), "got INT") {
+			t.Fatalf("run after SIGINT: %v, stdout %q", err, out.String())
+		}
+	})
+	t.Run("detached rm and cidfile", func(t *testing.T) {
+		cidfile := filepath.Join(ShortTempDir(t), "cid")
+		id := strings.TrimSpace(cli(t, d, 0, "run", "-d", "--rm", "--cidfile", cidfile, img, "true"))
+		if data, err := os.ReadFile(cidfile); err != nil || string(data) != id {
+			t.Fatalf("cidfile: %q, %v; want %q", data, err, id)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			if _, err := d.Client.GetContainer(t.Context(), id); errdefs.IsNotFound(err) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("run -d --rm: container still there")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		assertNoLeftovers(t, d, []client.Container{{ID: id}})
+	})
+	t.Run("restart on failure", func(t *testing.T) {
+		cli(t, d, 0, "run", "-d", "--name", "flaky", "--restart", "on-failure:2", img, "sh", "-c", "echo run; exit 1")
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			c, err := d.Client.GetContainer(t.Context(), "flaky")
+			if err == nil && c.State.Status == "stopped" && c.State.RestartCount == 2 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("flaky: %+v, %v", c.State, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if out := cli(t, d, 0, "logs", "flaky"); out != "run\nrun\nrun\n" {
+			t.Fatalf("logs of three runs: %q", out)
+		}
+		cli(t, d, 0, "rm", "flaky")
+	})
 	t.Run("concurrent create of one name", func(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 4)
