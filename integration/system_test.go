@@ -244,3 +244,18 @@ func TestSIGTERMStopsCleanly(t *testing.T) {
 		t.Fatalf("Status after restart: %v", err)
 	}
 }
+
+func TestSharedRootRefused(t *testing.T) {
+	d := StartDaemon(t)
+	// A second apiserver with its own state dir and socket but the same
+	// root must not open the same metadata.db.
+	other := NewDaemon(t)
+	other.Root = d.Root
+	out, code := other.RunExpectFailure(t, 20*time.Second)
+	if code == 0 || !strings.Contains(out, filepath.Join(d.Root, "metadata.db")) || !strings.Contains(out, "locked") {
+		t.Fatalf("exit %d, want a failure naming the locked metadata.db:\n%s", code, out)
+	}
+	if _, err := d.Client.Status(t.Context()); err != nil {
+		t.Fatalf("first apiserver after the refused one: %v", err)
+	}
+}
