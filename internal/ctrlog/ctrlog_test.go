@@ -133,8 +133,14 @@ func readFileEntries(t *testing.T, p string) []Entry {
 }
 
 func TestFollow(t *testing.T) {
+	for _, files := range []int{2, 1} {
+		t.Run(fmt.Sprint(files, "files"), func(t *testing.T) { testFollow(t, files) })
+	}
+}
+
+func testFollow(t *testing.T, files int) {
 	path := filepath.Join(t.TempDir(), "container.log")
-	w, _ := NewWriter(path, 300, 2)
+	w, _ := NewWriter(path, 300, files)
 	defer w.Close()
 	_ = w.Write(Stdout, time.Now(), []byte("before\n"))
 	stop := make(chan struct{})
@@ -186,4 +192,37 @@ func FuzzDecodeEntry(f *testing.F) {
 			t.Fatalf("round trip %q -> %q -> %+v", line, enc, again)
 		}
 	})
+}
+
+func BenchmarkCopy(b *testing.B) {
+	line := strings.Repeat("0123456789", 10) + "\n"
+	data := []byte(strings.Repeat(line, (8<<20)/len(line)))
+	path := filepath.Join(b.TempDir(), "container.log")
+	w, _ := NewWriter(path, 1<<30, 1)
+	defer w.Close()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if err := w.Copy(Stdout, bytes.NewReader(data)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRead(b *testing.B) {
+	line := []byte(strings.Repeat("0123456789", 10) + "\n")
+	path := filepath.Join(b.TempDir(), "container.log")
+	w, _ := NewWriter(path, 1<<30, 1)
+	var buf []byte
+	now := time.Now()
+	for range (8 << 20) / len(line) {
+		buf = AppendEntry(buf, Stdout, now, line)
+	}
+	w.write(buf)
+	w.Close()
+	b.SetBytes(8 << 20)
+	for b.Loop() {
+		if err := Read(context.Background(), path, ReadOptions{}, func(Entry) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -147,21 +147,30 @@ func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) err
 				return err
 			}
 		}
-		// Rotated or created since we opened it?
-		if fi, err := os.Stat(path); err == nil && (f == nil || !sameFile(f, fi)) {
-			if lr != nil {
-				if err := lr.each(keep, fn, true); err != nil {
-					if errors.Is(err, errUntil) {
-						return nil
-					}
-					return err
+		// Rotated, truncated or created since we opened it?
+		if fi, err := os.Stat(path); err == nil {
+			switch {
+			case f != nil && sameFile(f, fi) && fi.Size() < lr.off:
+				// Truncated in place (a log of one file): start over.
+				if _, err := f.Seek(0, io.SeekStart); err == nil {
+					lr = &lineReader{f: f}
+					continue
 				}
-				f.Close()
-			}
-			nf, err := os.Open(path)
-			if err == nil {
-				f, lr = nf, &lineReader{f: nf}
-				continue
+			case f == nil || !sameFile(f, fi):
+				if lr != nil {
+					if err := lr.each(keep, fn, true); err != nil {
+						if errors.Is(err, errUntil) {
+							return nil
+						}
+						return err
+					}
+					f.Close()
+				}
+				if nf, err := os.Open(path); err == nil {
+					f, lr = nf, &lineReader{f: nf}
+					continue
+				}
+				f, lr = nil, nil
 			}
 		}
 		if stopped {
@@ -198,7 +207,7 @@ func sameFile(f *os.File, fi os.FileInfo) bool {
 	if !ok1 || !ok2 {
 		return os.SameFile(cur, fi)
 	}
-	return a.Ino == b.Ino && a.Dev == b.Dev && fi.Size() >= cur.Size()
+	return a.Ino == b.Ino && a.Dev == b.Dev
 }
 
 func readFile(path string, keep func(*Entry) (bool, error), emit func(Entry) error) error {
@@ -219,6 +228,7 @@ type lineReader struct {
 	f          *os.File
 	buf        []byte
 	start, end int
+	off        int64 // bytes read from f
 }
 
 // each decodes every complete line available now. With final, a trailing
@@ -253,6 +263,7 @@ func (r *lineReader) each(keep func(*Entry) (bool, error), emit func(Entry) erro
 		}
 		n, err := r.f.Read(r.buf[r.end:])
 		r.end += n
+		r.off += int64(n)
 		if n > 0 {
 			continue
 		}

@@ -93,29 +93,29 @@ func (w *Writer) Write(stream string, t time.Time, line []byte) error {
 // (after which it keeps draining r so the writer never blocks).
 func (w *Writer) Copy(stream string, r io.Reader) error {
 	buf := make([]byte, 64<<10)
-	var out []byte
+	var out, ts []byte
 	var werr error
 	start := 0 // buf[start:end] is pending (an incomplete line)
 	end := 0
 	for {
 		n, err := r.Read(buf[end:])
 		end += n
-		now := time.Now()
+		ts = time.Now().UTC().AppendFormat(ts[:0], time.RFC3339Nano)
 		out = out[:0]
 		for {
 			i := bytes.IndexByte(buf[start:end], '\n')
 			if i >= 0 && i < MaxLine {
-				out = AppendEntry(out, stream, now, buf[start:start+i+1])
+				out = appendEntry(out, stream, ts, buf[start:start+i+1])
 				start += i + 1
 				continue
 			}
 			if end-start >= MaxLine {
-				out = AppendEntry(out, stream, now, buf[start:start+MaxLine])
+				out = appendEntry(out, stream, ts, buf[start:start+MaxLine])
 				start += MaxLine
 				continue
 			}
 			if err != nil && end > start {
-				out = AppendEntry(out, stream, now, buf[start:end])
+				out = appendEntry(out, stream, ts, buf[start:end])
 				start = end
 			}
 			break
@@ -188,17 +188,38 @@ const hexDigits = "0123456789abcdef"
 
 // AppendEntry appends one encoded log line (with its newline) to dst.
 func AppendEntry(dst []byte, stream string, t time.Time, line []byte) []byte {
+	return appendEntry(dst, stream, t.UTC().AppendFormat(nil, time.RFC3339Nano), line)
+}
+
+// appendEntry is AppendEntry with the time already formatted.
+func appendEntry(dst []byte, stream string, ts, line []byte) []byte {
 	dst = append(dst, `{"log":"`...)
 	dst = appendJSONString(dst, line)
 	dst = append(dst, `","stream":"`...)
 	dst = append(dst, stream...)
 	dst = append(dst, `","time":"`...)
-	dst = t.UTC().AppendFormat(dst, time.RFC3339Nano)
+	dst = append(dst, ts...)
 	return append(dst, "\"}\n"...)
 }
 
+// safe[c] is true for the ASCII bytes copied unescaped.
+var safe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 func appendJSONString(dst, s []byte) []byte {
 	for i := 0; i < len(s); {
+		j := i
+		for j < len(s) && s[j] < utf8.RuneSelf && safe[s[j]] {
+			j++
+		}
+		dst = append(dst, s[i:j]...)
+		if i = j; i == len(s) {
+			break
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			switch {
