@@ -14,41 +14,46 @@ import (
 
 // Ulimit is one resource limit of a container.
 type Ulimit struct {
-	Name string // lower-case rlimit name without RLIMIT_, e.g. "nofile"
-	Soft uint64
-	Hard uint64
+	Name string `json:"name"` // lower-case rlimit name without RLIMIT_, e.g. "nofile"
+	Soft uint64 `json:"soft"`
+	Hard uint64 `json:"hard"`
 }
 
 // ContainerSpec is what a container is created with.
 type ContainerSpec struct {
-	Image string
+	Image string `json:"image"`
 	// Args replace the image's cmd when non-empty.
-	Args []string
+	Args []string `json:"args,omitempty"`
 	// With OverrideEntrypoint, Entrypoint replaces the image's entrypoint.
-	OverrideEntrypoint bool
-	Entrypoint         []string
-	Env                []string // "KEY=value"
-	Workdir            string
-	User               string
-	UID, GID           *uint32
-	Hostname           string
-	Labels             map[string]string
-	CPUs               float64
-	Memory             int64 // bytes
-	Ulimits            []Ulimit
-	CapAdd, CapDrop    []string
-	ReadOnly           bool
-	Tmpfs              []string // "/path[:opts]"
-	ShmSize            int64
-	Init               bool
-	Network            string
-	Runtime            string
-	Restart            string
-	StopSignal         string
+	OverrideEntrypoint bool     `json:"overrideEntrypoint,omitempty"`
+	Entrypoint         []string `json:"entrypoint,omitempty"`
+	// Env entries are "KEY=value".
+	Env      []string          `json:"env,omitempty"`
+	Workdir  string            `json:"workdir,omitempty"`
+	User     string            `json:"user,omitempty"`
+	UID      *uint32           `json:"uid,omitempty"`
+	GID      *uint32           `json:"gid,omitempty"`
+	Hostname string            `json:"hostname,omitempty"`
+	Labels   map[string]string `json:"labels,omitempty"`
+	CPUs     float64           `json:"cpus,omitempty"`
+	// Memory is in bytes.
+	Memory   int64    `json:"memory,omitempty"`
+	Ulimits  []Ulimit `json:"ulimits,omitempty"`
+	CapAdd   []string `json:"capAdd,omitempty"`
+	CapDrop  []string `json:"capDrop,omitempty"`
+	ReadOnly bool     `json:"readOnly,omitempty"`
+	// Tmpfs entries are "/path[:opts]".
+	Tmpfs      []string `json:"tmpfs,omitempty"`
+	ShmSize    int64    `json:"shmSize,omitempty"`
+	Init       bool     `json:"init,omitempty"`
+	Network    string   `json:"network,omitempty"`
+	Runtime    string   `json:"runtime,omitempty"`
+	Restart    string   `json:"restart,omitempty"`
+	StopSignal string   `json:"stopSignal,omitempty"`
 	// StopTimeout is used when non-nil; the default is 5 s.
-	StopTimeout *time.Duration
-	AutoRemove  bool
-	Platform    string
+	StopTimeout *time.Duration `json:"stopTimeout,omitempty"`
+	AutoRemove  bool           `json:"autoRemove,omitempty"`
+	Platform    string         `json:"platform,omitempty"`
 }
 
 // ContainerState is the observed state of a container.
