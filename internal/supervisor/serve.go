@@ -192,7 +192,7 @@ func runChild(cfg Config, ready *os.File) int {
 		l.Close()
 		return fail(err)
 	}
-	if err := bundle.WriteFileAtomic(filepath.Join(cfg.State, PidFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+	if err := writePid(filepath.Join(cfg.State, PidFile)); err != nil {
 		l.Close()
 		return fail(err)
 	}
@@ -272,4 +272,17 @@ loop:
 	_ = os.Remove(filepath.Join(cfg.State, PidFile))
 	log.Info("supervisor exited")
 	return code
+}
+
+// writePid writes this process's pid through a rename, so readers never see
+// a partial file. The state dir is on tmpfs: no fsync.
+func writePid(path string) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		return fmt.Errorf("write pid file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write pid file: %w", err)
+	}
+	return nil
 }

@@ -151,8 +151,10 @@ func (s *supervisor) create(ctx context.Context, req *runtimev1.CreateRequest) (
 	if err != nil {
 		return 0, fmt.Errorf("encode config.json: %w", err)
 	}
-	if err := bundle.WriteFileAtomic(s.bundle.Config(), data, 0o600); err != nil {
-		return 0, err
+	// No fsync: config.json is read by runc right away and is worthless
+	// after a host crash, which ends the container anyway.
+	if err := os.WriteFile(s.bundle.Config(), data, 0o600); err != nil {
+		return 0, fmt.Errorf("write config.json: %w", err)
 	}
 	if err := os.Remove(s.bundle.Exit()); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return 0, fmt.Errorf("clear exit status: %w", err)

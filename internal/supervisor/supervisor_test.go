@@ -514,3 +514,23 @@ func TestServeErrors(t *testing.T) {
 		t.Errorf("exec of a missing binary: exit %+v", e)
 	}
 }
+
+// TestFootprint reports the supervisor's memory with a running container
+// (PSS from smaps_rollup); the file-backed part is shared by every
+// supervisor on the host.
+func TestFootprint(t *testing.T) {
+	integration(t)
+	h := startSupervisor(t, nil)
+	h.run(t, sh("echo up; sleep 60"))
+	waitLog(t, h, "up\n")
+	time.Sleep(200 * time.Millisecond)
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", h.supervisorPid(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "Rss:") || strings.HasPrefix(l, "Pss") {
+			t.Log(strings.Join(strings.Fields(l), " "))
+		}
+	}
+}
