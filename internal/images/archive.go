@@ -146,7 +146,7 @@ func (s *Service) Load(ctx context.Context, r io.Reader, force bool) ([]string, 
 	if err := walkTar(f, func(h *tar.Header, _ io.Reader) error {
 		entries[path.Clean(h.Name)] = true
 		return nil
-	}); err != nil {
+	}); err != nil && (!force || len(entries) == 0) {
 		return nil, fmt.Errorf("load: %v: %w", err, errdefs.ErrInvalidArgument)
 	}
 	s.gcMu.RLock()
@@ -209,7 +209,7 @@ func (s *Service) loadOCI(ctx context.Context, f *os.File, force bool) ([]string
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !force {
 		return nil, fmt.Errorf("load: %v: %w", err, errdefs.ErrInvalidArgument)
 	}
 	if len(bad) > 0 && !force {

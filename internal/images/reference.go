@@ -39,7 +39,13 @@ func ParseReference(s, scheme string) (name.Reference, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("image reference %q: %v: %w", s, err, errdefs.ErrInvalidArgument)
 	}
-	return ref, NormalizeName(ref), nil
+	n := NormalizeName(ref)
+	// The normalised name must parse too (docker's 255-character limit
+	// applies to the name with its registry and namespace).
+	if _, err := name.ParseReference(n, opts...); err != nil {
+		return nil, "", fmt.Errorf("image reference %q: %v: %w", s, err, errdefs.ErrInvalidArgument)
+	}
+	return ref, n, nil
 }
 
 // NormalizeName returns ref's full name with Docker Hub spelled "docker.io".

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -281,5 +283,57 @@ func TestLogin(t *testing.T) {
 	}
 	if err := e.svc.Login(t.Context(), "http://"+reg.Host+"/v2/", "http", &images.Auth{Username: "alice", Password: "s3cret"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestLoadDockerArchive(t *testing.T) {
+	e := newEnv(t)
+	tag, err := name.NewTag("example.com/app:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img := imagetest.Busybox(t)
+	var buf bytes.Buffer
+	if err := tarball.Write(tag, img, &buf); err != nil {
+		t.Fatal(err)
+	}
+	names, err := e.svc.Load(t.Context(), bytes.NewReader(buf.Bytes()), false)
+	if err != nil || len(names) != 1 || names[0] != "example.com/app:v1" {
+		t.Fatalf("load = %v, %v", names, err)
+	}
+	got, err := e.svc.Get(t.Context(), "example.com/app:v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgName, _ := img.ConfigName()
+	if got.ConfigDigest.String() != cfgName.String() || got.ChainID == "" {
+		t.Fatalf("loaded image %+v, want config %s", got, cfgName)
+	}
+}
+
+func TestLoadForce(t *testing.T) {
+	e := newEnv(t)
+	reg := registrytest.New(t)
+	reg.Push(t, "a:1", imagetest.WhiteoutImage(t))
+	if _, err := e.svc.Pull(t.Context(), reg.Ref("a:1"), images.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := e.svc.Save(t.Context(), []string{reg.Ref("a:1")}, &buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Delete(t.Context(), reg.Ref("a:1"), false); err != nil {
+		t.Fatal(err)
+	}
+	trunc := buf.Bytes()[:buf.Len()/2]
+	if _, err := e.svc.Load(t.Context(), bytes.NewReader(trunc), false); !errdefs.IsInvalidArgument(err) {
+		t.Fatalf("load truncated: %v, want ErrInvalidArgument", err)
+	}
+	names, err := e.svc.Load(t.Context(), bytes.NewReader(trunc), true)
+	if err != nil || len(names) != 0 {
+		t.Fatalf("load truncated with force = %v, %v; want nothing loaded and no error", names, err)
+	}
+	if recs, _ := e.svc.List(t.Context()); len(recs) != 0 {
+		t.Fatalf("records after loading an incomplete archive: %v", recs)
 	}
 }
