@@ -156,6 +156,34 @@ func TestContainerRun(t *testing.T) {
 			t.Fatalf("entrypoint: %q", out)
 		}
 	})
+	t.Run("security and resource options", func(t *testing.T) {
+		cli(t, d, 1, "run", "--rm", "--read-only", img, "touch", "/x")
+		if out := cli(t, d, 0, "run", "--rm", "--read-only", "--tmpfs", "/scratch", img, "sh", "-c", "touch /scratch/x && echo ok"); out != "ok\n" {
+			t.Fatalf("tmpfs on a read-only rootfs: %q", out)
+		}
+		if out := cli(t, d, 0, "run", "--rm", "--ulimit", "nofile=100:200", img, "sh", "-c", "ulimit -n"); out != "100\n" {
+			t.Fatalf("ulimit: %q", out)
+		}
+		cli(t, d, 0, "run", "--rm", img, "mknod", "/tmp/null", "c", "1", "3")
+		cli(t, d, 1, "run", "--rm", "--cap-drop", "MKNOD", img, "mknod", "/tmp/null", "c", "1", "3")
+		cli(t, d, 0, "run", "-d", "--name", "quota", "--cpus", "0.5", img, "sleep", "1000")
+		quota := ""
+		for _, f := range []string{"/sys/fs/cgroup/cpu/container/quota/cpu.cfs_quota_us", "/sys/fs/cgroup/container/quota/cpu.max"} {
+			if data, err := os.ReadFile(f); err == nil {
+				quota = strings.TrimSpace(string(data))
+			}
+		}
+		if quota != "50000" && !strings.HasPrefix(quota, "50000 ") {
+			t.Errorf("--cpus 0.5: cgroup quota %q", quota)
+		}
+		cli(t, d, 0, "rm", "-f", "quota")
+		cli(t, d, 137, "run", "--name", "hog", "--memory", "16m", img, "sh", "-c", `x=$(head -c 67108864 /dev/zero | tr "\\0" a); echo ${#x}`)
+		c, err := d.Client.GetContainer(t.Context(), "hog")
+		if err != nil || !c.State.OOMKilled {
+			t.Errorf("--memory 16m: inspect %+v, %v; want oomKilled", c.State, err)
+		}
+		cli(t, d, 0, "rm", "hog")
+	})
 	t.Run("detached lifecycle", func(t *testing.T) {
 		id := strings.TrimSpace(cli(t, d, 0, "run", "-d", "-l", "k=v", img, "sh", "-c", `trap "exit 143" TERM; echo started; sleep 1000 & wait`))
 		if len(id) != 64 {
