@@ -28,7 +28,7 @@ func wireImages(ctx context.Context, srv *grpc.Server, root string, db *metadata
 	}
 	svc, err := images.NewService(images.Config{
 		Content: content, Store: metadata.NewImages(db), Snapshots: sn,
-		MaxConcurrentDownloads: cfg.MaxConcurrentDownloads, Log: log,
+		MaxConcurrentDownloads: cfg.MaxConcurrentDownloads, DefaultRegistry: cfg.DefaultRegistry, Log: log,
 	})
 	if err != nil {
 		sn.Close()

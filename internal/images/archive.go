@@ -233,7 +233,7 @@ func (s *Service) loadOCI(ctx context.Context, f *os.File, force bool) ([]string
 			n = desc.Annotations[ocispec.AnnotationRefName]
 		}
 		if n != "" {
-			if _, norm, err := ParseReference(n, ""); err == nil {
+			if _, norm, err := s.parse(n, ""); err == nil {
 				n = norm
 			} else {
 				n = ""
@@ -339,7 +339,7 @@ func (s *Service) loadDocker(ctx context.Context, f *os.File, force bool) ([]str
 				names = []string{target.Digest.String()}
 			}
 			for _, n := range names {
-				if _, norm, err := ParseReference(n, ""); err == nil {
+				if _, norm, err := s.parse(n, ""); err == nil {
 					n = norm
 				}
 				recs = append(recs, Record{Name: n, Target: target})
@@ -364,7 +364,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader, ref string, platform 
 	n := ""
 	if ref != "" {
 		var err error
-		if _, n, err = ParseReference(ref, ""); err != nil {
+		if _, n, err = s.parse(ref, ""); err != nil {
 			return Record{}, err
 		}
 	}

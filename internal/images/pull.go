@@ -107,7 +107,7 @@ func registryError(what string, err error) error {
 // Pull fetches ref from its registry, stores every blob the chosen platform
 // needs, unpacks its layers and records the name. It returns the image.
 func (s *Service) Pull(ctx context.Context, ref string, opts PullOptions) (Image, error) {
-	r, n, err := ParseReference(ref, opts.Scheme)
+	r, n, err := s.parse(ref, opts.Scheme)
 	if err != nil {
 		return Image{}, err
 	}

@@ -30,12 +30,9 @@ func (s *Service) Push(ctx context.Context, ref string, opts PushOptions) (diges
 	if err != nil {
 		return "", err
 	}
-	r, n, err := ParseReference(rec.Name, opts.Scheme)
+	r, n, err := s.parse(rec.Name, opts.Scheme)
 	if err != nil {
 		return "", fmt.Errorf("image %q has no registry name to push to: %w", rec.Name, errdefs.ErrInvalidArgument)
-	}
-	if _, parsed, err := ParseReference(ref, opts.Scheme); err == nil && parsed == rec.Name {
-		r, _, _ = ParseReference(ref, opts.Scheme)
 	}
 	progress := serialize(opts.Progress)
 	updates := make(chan v1.Update, 16)

@@ -24,7 +24,19 @@ const (
 // :latest. It returns the reference and its normalised string, in which
 // Docker Hub is spelled "docker.io".
 func ParseReference(s, scheme string) (name.Reference, string, error) {
+	return parseReference(s, scheme, "")
+}
+
+// parse is ParseReference with the service's default registry.
+func (s *Service) parse(ref, scheme string) (name.Reference, string, error) {
+	return parseReference(ref, scheme, s.defaultRegistry)
+}
+
+func parseReference(s, scheme, defaultRegistry string) (name.Reference, string, error) {
 	var opts []name.Option
+	if defaultRegistry != "" && defaultRegistry != "docker.io" && defaultRegistry != name.DefaultRegistry {
+		opts = append(opts, name.WithDefaultRegistry(defaultRegistry))
+	}
 	switch scheme {
 	case "", SchemeAuto, SchemeHTTPS:
 	case SchemeHTTP:

@@ -51,7 +51,9 @@ type Config struct {
 	Containers UsageChecker
 	// MaxConcurrentDownloads bounds parallel layer downloads per pull (default 3).
 	MaxConcurrentDownloads int
-	Log                    *slog.Logger // required
+	// DefaultRegistry completes names without a registry host (default docker.io).
+	DefaultRegistry string
+	Log             *slog.Logger // required
 }
 
 // Service implements the image operations. It is safe for concurrent use.
@@ -62,6 +64,8 @@ type Service struct {
 	containers UsageChecker
 	maxDL      int
 	log        *slog.Logger
+	// defaultRegistry completes short names; "" means docker.io.
+	defaultRegistry string
 
 	// gcMu: GC holds it exclusively; operations that write content and then
 	// record a name hold it shared, so GC never deletes blobs a pull in
@@ -80,6 +84,7 @@ func NewService(cfg Config) (*Service, error) {
 	return &Service{
 		content: cfg.Content, store: cfg.Store, snapshots: cfg.Snapshots, containers: cfg.Containers,
 		maxDL: cfg.MaxConcurrentDownloads, log: cfg.Log.With("component", "images"),
+		defaultRegistry: cfg.DefaultRegistry,
 	}, nil
 }
 
@@ -124,7 +129,7 @@ type Detail struct {
 // lookup finds the record for user input: a reference (normalised as
 // docker does), or a digest / hex prefix (≥ 12 characters) of a target.
 func (s *Service) lookup(ctx context.Context, ref string) (Record, error) {
-	if _, n, err := ParseReference(ref, ""); err == nil {
+	if _, n, err := s.parse(ref, ""); err == nil {
 		if r, err := s.store.Get(ctx, n); err == nil {
 			return r, nil
 		} else if !errdefs.IsNotFound(err) {
@@ -345,7 +350,7 @@ func (s *Service) Tag(ctx context.Context, src, target string) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	_, n, err := ParseReference(target, "")
+	_, n, err := s.parse(target, "")
 	if err != nil {
 		return Record{}, err
 	}

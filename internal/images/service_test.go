@@ -43,7 +43,7 @@ type env struct {
 	used    fakeUsage
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, opts ...func(*images.Config)) *env {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root for overlay snapshots")
@@ -69,7 +69,11 @@ func newEnv(t *testing.T) *env {
 	}
 	t.Cleanup(func() { sn.Close() })
 	used := fakeUsage{}
-	svc, err := images.NewService(images.Config{Content: content, Store: metadata.NewImages(db), Snapshots: sn, Containers: used, Log: log})
+	cfg := images.Config{Content: content, Store: metadata.NewImages(db), Snapshots: sn, Containers: used, Log: log}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	svc, err := images.NewService(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,5 +339,18 @@ func TestLoadForce(t *testing.T) {
 	}
 	if recs, _ := e.svc.List(t.Context()); len(recs) != 0 {
 		t.Fatalf("records after loading an incomplete archive: %v", recs)
+	}
+}
+
+func TestDefaultRegistry(t *testing.T) {
+	reg := registrytest.New(t)
+	reg.Push(t, "tools/bb:1", imagetest.Busybox(t))
+	e := newEnv(t, func(c *images.Config) { c.DefaultRegistry = reg.Host })
+	img, err := e.svc.Pull(t.Context(), "tools/bb:1", images.PullOptions{})
+	if err != nil || img.Name != reg.Ref("tools/bb:1") {
+		t.Fatalf("pull short name = %+v, %v", img, err)
+	}
+	if _, err := e.svc.Get(t.Context(), "tools/bb:1"); err != nil {
+		t.Fatal(err)
 	}
 }
