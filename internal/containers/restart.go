@@ -110,6 +110,13 @@ func (s *Service) recoverOne(ctx context.Context, id string) error {
 	case StatusRemoving:
 		return s.removeLocked(ctx, c)
 	case StatusRunning:
+	case StatusStopped:
+		// A restart that was pending when the apiserver stopped, or a
+		// container with a policy after a reboot.
+		if delay, ok := s.restartDelay(c); ok {
+			s.scheduleRestart(id, delay)
+		}
+		return nil
 	case StatusCreated:
 		// A start interrupted by the crash may have left a supervisor.
 		if _, err := s.runtime.State(ctx, id); err == nil {

@@ -402,6 +402,12 @@ func (s *Service) Stop(ctx context.Context, ref string, opts StopOptions) (Conta
 	}
 	defer unlock()
 	if c.State.Status != StatusRunning {
+		if c.State.Status == StatusStopped {
+			// Cancels a restart the policy has scheduled.
+			if err := s.markStoppedByUser(ctx, &c); err != nil {
+				return Container{}, err
+			}
+		}
 		return c, nil
 	}
 	if err := s.markStoppedByUser(ctx, &c); err != nil {

@@ -406,3 +406,26 @@ func TestParseRestartPolicy(t *testing.T) {
 		}
 	}
 }
+
+func TestStopCancelsPendingRestart(t *testing.T) {
+	s, _, _, rt := newTestService(t)
+	ctx := t.Context()
+	c, err := s.Create(ctx, "always", Spec{Image: "busybox", Restart: "always", StopTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	rt.exit(c.ID, 0)
+	if _, err := s.Wait(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stop(ctx, c.ID, StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if got, _ := s.Get(ctx, c.ID); got.State.Status != StatusStopped {
+		t.Fatalf("restarted after stop: %+v", got.State)
+	}
+}
