@@ -68,6 +68,19 @@ func isTerminal(w any) bool {
 	return err == nil
 }
 
+// terminalWidth returns the column count of the terminal w (0 if unknown).
+func terminalWidth(w any) int {
+	f, ok := w.(*os.File)
+	if !ok {
+		return 0
+	}
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0
+	}
+	return int(ws.Col)
+}
+
 // shortDigest is the first 12 hex characters of a digest.
 func shortDigest(d string) string {
 	d = strings.TrimPrefix(d, "sha256:")

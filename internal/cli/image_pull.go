@@ -107,7 +107,7 @@ func (a *App) newProgress(mode string) (*progressView, error) {
 	switch mode {
 	case "auto":
 		pv.mode = "plain"
-		if isTerminal(a.Stdout) {
+		if isTerminal(a.Stdout) && terminalWidth(a.Stdout) > 0 {
 			pv.mode = "bars"
 			pv.p = mpb.New(mpb.WithOutput(a.Stdout), mpb.WithWidth(40))
 		}
