@@ -304,6 +304,9 @@ func TestImagePullKilledMidway(t *testing.T) {
 	if ents, _ := os.ReadDir(ingest); len(ents) != 0 {
 		t.Errorf("partial downloads survived a restart: %v", ents)
 	}
+	if n := blobCount(t, d); n != 0 {
+		t.Errorf("%d unreferenced blobs survived a restart", n)
+	}
 	if _, err := d.Client.PullImage(t.Context(), reg.Ref("big:1"), client.PullOptions{}); err != nil {
 		t.Fatal(err)
 	}

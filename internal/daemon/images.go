@@ -16,7 +16,8 @@ import (
 
 // wireImages opens the content store (<root>/content) and the overlay
 // snapshotter (<root>/snapshots), builds the images service and registers
-// its harness. The returned func closes the snapshotter.
+// its harness, after collecting what interrupted pulls left. The returned
+// func closes the snapshotter.
 func wireImages(ctx context.Context, srv *grpc.Server, root string, db *metadata.DB, cfg config.ImagesConfig, log *slog.Logger) (*images.Service, *snapshots.Snapshotter, func() error, error) {
 	content, err := images.NewContent(filepath.Join(root, "content"))
 	if err != nil {
@@ -33,6 +34,10 @@ func wireImages(ctx context.Context, srv *grpc.Server, root string, db *metadata
 	if err != nil {
 		sn.Close()
 		return nil, nil, nil, err
+	}
+	// Blobs and layers of pulls interrupted by a crash are unreferenced.
+	if _, err := svc.GC(ctx); err != nil {
+		log.Warn("image garbage collection at start", "err", err)
 	}
 	server.RegisterImages(srv, svc)
 	return svc, sn, sn.Close, nil
