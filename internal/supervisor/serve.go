@@ -155,7 +155,7 @@ func daemonize(cfg Config) error {
 func runChild(cfg Config, ready *os.File) int {
 	// Stay small: the supervisor's heap is tiny and mostly garbage.
 	debug.SetGCPercent(20)
-	debug.SetMemoryLimit(4 << 20)
+	debug.SetMemoryLimit(16 << 20)
 
 	fail := func(err error) int {
 		if ready != nil {

@@ -534,3 +534,57 @@ func TestFootprint(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkRunTrue measures one whole supervisor lifecycle around `true`:
+// serve (daemonize), Create, Start, Wait, Delete, Shutdown.
+func BenchmarkRunTrue(b *testing.B) {
+	if testing.Short() || os.Getuid() != 0 {
+		b.Skip("needs root")
+	}
+	for b.Loop() {
+		benchOnce(b)
+	}
+}
+
+func benchOnce(b *testing.B) {
+	base, _ := os.MkdirTemp("", "ct")
+	defer os.RemoveAll(base)
+	id := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	bdl, state := filepath.Join(base, "b"), filepath.Join(base, "s")
+	os.MkdirAll(filepath.Join(base, "upper"), 0o755)
+	os.MkdirAll(filepath.Join(base, "work"), 0o755)
+	t0 := time.Now()
+	if out, err := exec.Command(supervisorBin, "serve", "--id", id, "--bundle", bdl, "--state", state, "--runtime-root", filepath.Join(base, "runc")).CombinedOutput(); err != nil {
+		b.Fatalf("serve: %v %s", err, out)
+	}
+	t1 := time.Now()
+	conn, _ := grpc.NewClient("unix://"+filepath.Join(state, SocketFile), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	defer conn.Close()
+	api := runtimev1.NewRuntimeClient(conn)
+	ctx := context.Background()
+	rootfs := []*runtimev1.Mount{{Type: "overlay", Source: "overlay", Options: []string{
+		"lowerdir=" + lowerDir, "upperdir=" + filepath.Join(base, "upper"), "workdir=" + filepath.Join(base, "work")}}}
+	if _, err := api.Create(ctx, &runtimev1.CreateRequest{Spec: &runtimev1.ContainerSpec{Args: []string{"/bin/true"}, Network: "none"}, Rootfs: rootfs}); err != nil {
+		b.Fatal(err)
+	}
+	t2 := time.Now()
+	if _, err := api.Start(ctx, &runtimev1.StartRequest{}); err != nil {
+		b.Fatal(err)
+	}
+	t3 := time.Now()
+	if _, err := api.Wait(ctx, &runtimev1.WaitRequest{}); err != nil {
+		b.Fatal(err)
+	}
+	t4 := time.Now()
+	if _, err := api.Delete(ctx, &runtimev1.DeleteRequest{Force: true}); err != nil {
+		b.Fatal(err)
+	}
+	t5 := time.Now()
+	if _, err := api.Shutdown(ctx, &runtimev1.ShutdownRequest{Force: true}); err != nil {
+		b.Fatal(err)
+	}
+	t6 := time.Now()
+	if os.Getenv("SUPERVISOR_BENCH_PHASES") != "" {
+		b.Logf("serve %v create %v start %v wait %v delete %v shutdown %v", t1.Sub(t0), t2.Sub(t1), t3.Sub(t2), t4.Sub(t3), t5.Sub(t4), t6.Sub(t5))
+	}
+}
