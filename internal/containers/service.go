@@ -341,9 +341,13 @@ func (s *Service) finalizeLocked(ctx context.Context, id string, t *task, policy
 	}
 	s.mu.Unlock()
 	ctx = context.WithoutCancel(ctx)
-	if err := s.runtime.Delete(ctx, id); err != nil {
-		s.log.WarnContext(ctx, "end supervisor", "container", id, "err", err)
-	}
+	// The exit is recorded (and waiters woken) before the supervisor is
+	// torn down; the caller's lock keeps the next operation waiting.
+	defer func() {
+		if err := s.runtime.Delete(ctx, id); err != nil {
+			s.log.WarnContext(ctx, "end supervisor", "container", id, "err", err)
+		}
+	}()
 	c, err := s.store.Get(ctx, id)
 	if err != nil {
 		s.log.ErrorContext(ctx, "record exit", "container", id, "err", err)
