@@ -181,7 +181,11 @@ func (s *Snapshotter) unpackOne(ctx context.Context, chainID, parent string, l L
 		opts = append(opts, archive.WithParents(parents))
 	}
 	if _, err := archive.Apply(ctx, dir, r, opts...); err != nil {
-		return fmt.Errorf("unpack layer %s: %w", l.DiffID, err)
+		if ctx.Err() != nil || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EIO) || errors.Is(err, unix.EDQUOT) {
+			return fmt.Errorf("unpack layer %s: %w", l.DiffID, err)
+		}
+		// Anything else is the layer's fault: a link to nowhere, a broken tar.
+		return fmt.Errorf("unpack layer %s: %v: %w", l.DiffID, err, errdefs.ErrInvalidArgument)
 	}
 	// Drain trailing bytes (tar padding) so the digest covers the whole stream.
 	if _, err := io.Copy(io.Discard, r); err != nil {

@@ -1,0 +1,65 @@
+package metadata
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth/container/errdefs"
+	"github.com/berth/container/internal/images"
+)
+
+func TestImages(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "metadata.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := NewImages(db)
+	ctx := t.Context()
+	if _, err := s.Get(ctx, "a"); !errdefs.IsNotFound(err) {
+		t.Fatalf("get from empty store: %v", err)
+	}
+	if err := s.Delete(ctx, "a"); !errdefs.IsNotFound(err) {
+		t.Fatalf("delete from empty store: %v", err)
+	}
+	if recs, err := s.List(ctx); err != nil || len(recs) != 0 {
+		t.Fatalf("list empty = %v, %v", recs, err)
+	}
+	if err := s.Put(ctx, images.Record{}); !errdefs.IsInvalidArgument(err) {
+		t.Fatalf("put without name: %v", err)
+	}
+	first := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	rec := images.Record{Name: "docker.io/library/b:1", Created: first, Updated: first,
+		Target: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("m"), Size: 1}}
+	if err := s.Put(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Put(ctx, images.Record{Name: "docker.io/library/a:1", Target: rec.Target}); err != nil {
+		t.Fatal(err)
+	}
+	// Replacing keeps the creation time.
+	rec2 := rec
+	rec2.Created, rec2.Updated = time.Now().UTC(), time.Now().UTC()
+	rec2.Target.Digest = digest.FromString("n")
+	if err := s.Put(ctx, rec2); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, rec.Name)
+	if err != nil || !got.Created.Equal(first) || got.Target.Digest != rec2.Target.Digest {
+		t.Fatalf("get = %+v, %v", got, err)
+	}
+	recs, err := s.List(ctx)
+	if err != nil || len(recs) != 2 || recs[0].Name != "docker.io/library/a:1" {
+		t.Fatalf("list = %+v, %v", recs, err)
+	}
+	if err := s.Delete(ctx, rec.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, rec.Name); !errdefs.IsNotFound(err) {
+		t.Fatalf("get after delete: %v", err)
+	}
+}
