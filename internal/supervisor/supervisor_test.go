@@ -533,6 +533,10 @@ func TestFootprint(t *testing.T) {
 			t.Log(strings.Join(strings.Fields(l), " "))
 		}
 	}
+	if os.Getenv("SUPERVISOR_SMAPS") != "" {
+		out, _ := exec.Command("sh", "-c", fmt.Sprintf(`awk '/^[0-9a-f]+-/{name=$6; range=$1} /^Anonymous:/{ if ($2>50) print range, name, $2" kB"}' /proc/%d/smaps; grep -E 'Threads|VmRSS|RssAnon' /proc/%d/status`, h.supervisorPid(t), h.supervisorPid(t))).CombinedOutput()
+		t.Logf("%s", out)
+	}
 }
 
 // BenchmarkRunTrue measures one whole supervisor lifecycle around `true`:
