@@ -305,6 +305,38 @@ func TestContainerRun(t *testing.T) {
 		}
 		cli(t, d, 0, "rm", "flaky")
 	})
+	t.Run("create, start -a, kill, list, prune", func(t *testing.T) {
+		id := strings.TrimSpace(cli(t, d, 0, "create", "--name", "later", img, "sh", "-c", "echo later; exit 4"))
+		if id != "later" {
+			t.Fatalf("create printed %q", id)
+		}
+		if out := cli(t, d, 4, "start", "-a", "later"); out != "later\n" {
+			t.Fatalf("start -a: %q", out)
+		}
+		cli(t, d, 0, "run", "-d", "--name", "victim", img, "sleep", "1000")
+		table := cli(t, d, 0, "ls")
+		if !strings.HasPrefix(table, "ID") || !strings.Contains(table, "STARTED") || !strings.Contains(table, "victim") || strings.Contains(table, "later") {
+			t.Fatalf("ls:\n%s", table)
+		}
+		if out := cli(t, d, 0, "ls", "-a", "--format", "json"); !strings.Contains(out, `"id":"later"`) {
+			t.Fatalf("ls -a --format json: %s", out)
+		}
+		if out := cli(t, d, 0, "inspect", "later"); !strings.HasPrefix(out, "[\n") || !strings.Contains(out, `"exitCode": 4`) {
+			t.Fatalf("inspect: %s", out)
+		}
+		cli(t, d, 0, "kill", "victim")
+		if out := cli(t, d, 0, "wait", "victim"); out != "137\n" {
+			t.Fatalf("wait after kill: %q", out)
+		}
+		cli(t, d, 1, "kill", "victim") // not running
+		out := cli(t, d, 0, "prune")
+		if !strings.Contains(out, "later") || !strings.Contains(out, "victim") {
+			t.Fatalf("prune: %q", out)
+		}
+		if out := cli(t, d, 0, "ls", "-aq"); out != "" {
+			t.Fatalf("after prune: %q", out)
+		}
+	})
 	t.Run("concurrent create of one name", func(t *testing.T) {
 		var wg sync.WaitGroup
 		errs := make([]error, 4)
