@@ -61,6 +61,9 @@ type PullOptions struct {
 	// to find the user's stored credential.
 	Auth     *RegistryAuth
 	Progress func(ImageProgress)
+	// MaxConcurrentDownloads bounds parallel layer downloads of a pull;
+	// 0 means the apiserver's configured default.
+	MaxConcurrentDownloads int
 }
 
 func (c *Client) images() imagesv1.ImagesClient { return imagesv1.NewImagesClient(c.conn) }
@@ -115,7 +118,10 @@ func (c *Client) PullImage(ctx context.Context, ref string, opts PullOptions) (I
 	if err != nil {
 		return Image{}, err
 	}
-	stream, err := c.images().Pull(ctx, &imagesv1.PullImageRequest{Reference: ref, Platform: p, Scheme: opts.Scheme, Auth: authToProto(opts.Auth)})
+	stream, err := c.images().Pull(ctx, &imagesv1.PullImageRequest{
+		Reference: ref, Platform: p, Scheme: opts.Scheme, Auth: authToProto(opts.Auth),
+		MaxConcurrentDownloads: int32(opts.MaxConcurrentDownloads),
+	})
 	if err != nil {
 		return Image{}, err
 	}

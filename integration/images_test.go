@@ -52,7 +52,7 @@ func TestImagePullListInspectTagPush(t *testing.T) {
 	dg := reg.Push(t, "bb:1", imagetest.Busybox(t))
 	reg.PushIndex(t, "multi:1", imagetest.MultiPlatform(t))
 
-	out := mustCLI(t, d, "image", "pull", reg.Ref("bb:1"))
+	out := mustCLI(t, d, "image", "pull", "--max-concurrent-downloads", "1", reg.Ref("bb:1"))
 	if !strings.Contains(out, "done") || !strings.Contains(out, dg.String()) {
 		t.Errorf("pull output lacks progress or digest:\n%s", out)
 	}

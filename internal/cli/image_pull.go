@@ -16,6 +16,7 @@ import (
 func (a *App) newImagePullCommand() *cobra.Command {
 	var rf registryFlags
 	var platform, progress string
+	var maxDL int
 	cmd := &cobra.Command{
 		Use:   "pull [OPTIONS] REFERENCE",
 		Short: "Pull an image from a registry",
@@ -35,6 +36,7 @@ func (a *App) newImagePullCommand() *cobra.Command {
 			defer c.Close()
 			img, err := c.PullImage(cmd.Context(), args[0], client.PullOptions{
 				Platform: platform, Scheme: rf.scheme, Auth: a.resolveAuth(args[0]), Progress: pr.update,
+				MaxConcurrentDownloads: maxDL,
 			})
 			pr.finish()
 			if err != nil {
@@ -48,6 +50,7 @@ func (a *App) newImagePullCommand() *cobra.Command {
 	}
 	rf.register(cmd)
 	cmd.Flags().StringVar(&platform, "platform", "", "platform to pull from a multi-platform image, os/arch[/variant] (default: the host's)")
+	cmd.Flags().IntVar(&maxDL, "max-concurrent-downloads", 0, "layers downloaded in parallel (default: the apiserver's images.maxConcurrentDownloads, 3)")
 	cmd.Flags().StringVar(&progress, "progress", "auto", "progress output: auto (bars on a terminal), plain or none")
 	return cmd
 }

@@ -325,7 +325,7 @@ func (s *Service) loadDocker(ctx context.Context, f *os.File, force bool) ([]str
 			if err != nil {
 				return fmt.Errorf("%v: %w", err, errdefs.ErrInvalidArgument)
 			}
-			if err := s.storeImage(ctx, img, func(Progress) {}); err != nil {
+			if err := s.storeImage(ctx, img, s.maxDL, func(Progress) {}); err != nil {
 				if errdefs.IsInvalidArgument(err) || errors.Is(err, context.Canceled) {
 					return err
 				}

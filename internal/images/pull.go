@@ -70,6 +70,8 @@ type PullOptions struct {
 	// Progress, if set, receives events; it is called from several
 	// goroutines, never concurrently.
 	Progress func(Progress)
+	// MaxConcurrentDownloads overrides the service's limit when > 0.
+	MaxConcurrentDownloads int
 }
 
 func remoteOptions(ctx context.Context, scheme string, auth *Auth) []remote.Option {
@@ -158,7 +160,11 @@ func (s *Service) Pull(ctx context.Context, ref string, opts PullOptions) (Image
 			return Image{}, registryError(fmt.Sprintf("fetch manifest of %q", n), err)
 		}
 	}
-	if err := s.storeImage(ctx, img, progress); err != nil {
+	limit := s.maxDL
+	if opts.MaxConcurrentDownloads > 0 {
+		limit = opts.MaxConcurrentDownloads
+	}
+	if err := s.storeImage(ctx, img, limit, progress); err != nil {
 		return Image{}, registryError(fmt.Sprintf("pull %q", n), err)
 	}
 	if indexRaw != nil {
@@ -184,9 +190,9 @@ func (s *Service) Pull(ctx context.Context, ref string, opts PullOptions) (Image
 }
 
 // storeImage writes img's layers, config and manifest into the content
-// store (manifest last), downloading at most maxDL layers at once. Blobs
+// store (manifest last), downloading at most limit layers at once. Blobs
 // already present are not read again.
-func (s *Service) storeImage(ctx context.Context, img v1.Image, progress func(Progress)) error {
+func (s *Service) storeImage(ctx context.Context, img v1.Image, limit int, progress func(Progress)) error {
 	m, err := img.Manifest()
 	if err != nil {
 		return err
@@ -207,7 +213,7 @@ func (s *Service) storeImage(ctx context.Context, img v1.Image, progress func(Pr
 		progress(Progress{Digest: digest.Digest(l.Digest.String()), Status: StatusWaiting, Total: l.Size})
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(s.maxDL)
+	g.SetLimit(limit)
 	for _, l := range m.Layers {
 		g.Go(func() error {
 			d := digest.Digest(l.Digest.String())

@@ -87,9 +87,13 @@ func (s *imagesServer) Pull(req *imagesv1.PullImageRequest, stream grpc.ServerSt
 	if err != nil {
 		return err
 	}
+	if n := req.GetMaxConcurrentDownloads(); n < 0 || n > 64 {
+		return fmt.Errorf("max concurrent downloads %d (want 0 to 64): %w", n, errdefs.ErrInvalidArgument)
+	}
 	var ss streamSender
 	img, err := s.svc.Pull(ctx, req.GetReference(), images.PullOptions{
 		Platform: platform, Scheme: req.GetScheme(), Auth: authFromProto(req.GetAuth()),
+		MaxConcurrentDownloads: int(req.GetMaxConcurrentDownloads()),
 		Progress: func(p images.Progress) {
 			ss.send(func() error { return stream.Send(&imagesv1.PullImageResponse{Progress: progressToProto(p)}) })
 		},

@@ -392,10 +392,13 @@ type PullImageRequest struct {
 	Reference string                 `protobuf:"bytes,1,opt,name=reference,proto3" json:"reference,omitempty"`
 	Platform  *Platform              `protobuf:"bytes,2,opt,name=platform,proto3" json:"platform,omitempty"`
 	// auto (default), http or https.
-	Scheme        string `protobuf:"bytes,3,opt,name=scheme,proto3" json:"scheme,omitempty"`
-	Auth          *Auth  `protobuf:"bytes,4,opt,name=auth,proto3" json:"auth,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Scheme string `protobuf:"bytes,3,opt,name=scheme,proto3" json:"scheme,omitempty"`
+	Auth   *Auth  `protobuf:"bytes,4,opt,name=auth,proto3" json:"auth,omitempty"`
+	// Layers downloaded in parallel; 0 means the apiserver's
+	// images.maxConcurrentDownloads.
+	MaxConcurrentDownloads int32 `protobuf:"varint,5,opt,name=max_concurrent_downloads,json=maxConcurrentDownloads,proto3" json:"max_concurrent_downloads,omitempty"`
+	unknownFields          protoimpl.UnknownFields
+	sizeCache              protoimpl.SizeCache
 }
 
 func (x *PullImageRequest) Reset() {
@@ -454,6 +457,13 @@ func (x *PullImageRequest) GetAuth() *Auth {
 		return x.Auth
 	}
 	return nil
+}
+
+func (x *PullImageRequest) GetMaxConcurrentDownloads() int32 {
+	if x != nil {
+		return x.MaxConcurrentDownloads
+	}
+	return 0
 }
 
 type PullImageResponse struct {
@@ -1486,12 +1496,13 @@ const file_api_services_images_v1_images_proto_rawDesc = "" +
 	"media_type\x18\x03 \x01(\tR\tmediaType\x12\x12\n" +
 	"\x04size\x18\x04 \x01(\x03R\x04size\x124\n" +
 	"\acreated\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x12I\n" +
-	"\tplatforms\x18\x06 \x03(\v2+.container.services.images.v1.ImagePlatformR\tplatforms\"\xc4\x01\n" +
+	"\tplatforms\x18\x06 \x03(\v2+.container.services.images.v1.ImagePlatformR\tplatforms\"\xfe\x01\n" +
 	"\x10PullImageRequest\x12\x1c\n" +
 	"\treference\x18\x01 \x01(\tR\treference\x12B\n" +
 	"\bplatform\x18\x02 \x01(\v2&.container.services.images.v1.PlatformR\bplatform\x12\x16\n" +
 	"\x06scheme\x18\x03 \x01(\tR\x06scheme\x126\n" +
-	"\x04auth\x18\x04 \x01(\v2\".container.services.images.v1.AuthR\x04auth\"\x92\x01\n" +
+	"\x04auth\x18\x04 \x01(\v2\".container.services.images.v1.AuthR\x04auth\x128\n" +
+	"\x18max_concurrent_downloads\x18\x05 \x01(\x05R\x16maxConcurrentDownloads\"\x92\x01\n" +
 	"\x11PullImageResponse\x12B\n" +
 	"\bprogress\x18\x01 \x01(\v2&.container.services.images.v1.ProgressR\bprogress\x129\n" +
 	"\x05image\x18\x02 \x01(\v2#.container.services.images.v1.ImageR\x05image\"\x80\x01\n" +
