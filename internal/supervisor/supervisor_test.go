@@ -76,7 +76,7 @@ func busyboxRootfs(dir string) error {
 	if err := os.WriteFile(filepath.Join(dir, "bin", "busybox"), data, 0o755); err != nil {
 		return err
 	}
-	for _, a := range []string{"sh", "echo", "cat", "sleep", "mknod", "touch", "true", "false", "dd", "head", "id", "ls", "ps"} {
+	for _, a := range []string{"sh", "echo", "cat", "sleep", "mknod", "touch", "true", "false", "dd", "head", "id", "ls", "ps", "yes", "tr", "df", "tail", "awk"} {
 		if err := os.Symlink("busybox", filepath.Join(dir, "bin", a)); err != nil {
 			return err
 		}
@@ -590,5 +590,46 @@ func benchOnce(b *testing.B) {
 	t6 := time.Now()
 	if os.Getenv("SUPERVISOR_BENCH_PHASES") != "" {
 		b.Logf("serve %v create %v start %v wait %v delete %v shutdown %v", t1.Sub(t0), t2.Sub(t1), t3.Sub(t2), t4.Sub(t3), t5.Sub(t4), t6.Sub(t5))
+	}
+}
+
+// BenchmarkLog100MiB measures a container writing 100 MiB of 41-byte
+// lines to stdout, from Start to the end of Wait.
+func BenchmarkLog100MiB(b *testing.B) {
+	if testing.Short() || os.Getuid() != 0 {
+		b.Skip("needs root")
+	}
+	for b.Loop() {
+		b.StopTimer()
+		base, _ := os.MkdirTemp("", "ct")
+		id := fmt.Sprintf("benchlog-%d", time.Now().UnixNano())
+		bdl, state := filepath.Join(base, "b"), filepath.Join(base, "s")
+		os.MkdirAll(filepath.Join(base, "upper"), 0o755)
+		os.MkdirAll(filepath.Join(base, "work"), 0o755)
+		if out, err := exec.Command(supervisorBin, "serve", "--id", id, "--bundle", bdl, "--state", state, "--runtime-root", filepath.Join(base, "runc")).CombinedOutput(); err != nil {
+			b.Fatalf("serve: %v %s", err, out)
+		}
+		conn, _ := grpc.NewClient("unix://"+filepath.Join(state, SocketFile), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		api := runtimev1.NewRuntimeClient(conn)
+		ctx := context.Background()
+		rootfs := []*runtimev1.Mount{{Type: "overlay", Source: "overlay", Options: []string{
+			"lowerdir=" + lowerDir, "upperdir=" + filepath.Join(base, "upper"), "workdir=" + filepath.Join(base, "work")}}}
+		spec := sh("yes 0123456789012345678901234567890123456789 | head -c 104857600")
+		if _, err := api.Create(ctx, &runtimev1.CreateRequest{Spec: spec, Rootfs: rootfs}); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		if _, err := api.Start(ctx, &runtimev1.StartRequest{}); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := api.Wait(ctx, &runtimev1.WaitRequest{}); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		_, _ = api.Delete(ctx, &runtimev1.DeleteRequest{Force: true})
+		_, _ = api.Shutdown(ctx, &runtimev1.ShutdownRequest{Force: true})
+		conn.Close()
+		os.RemoveAll(base)
+		b.StartTimer()
 	}
 }
