@@ -151,6 +151,11 @@ func (s *Service) lookup(ctx context.Context, ref string) (Record, error) {
 				found = append(found, r)
 			}
 		}
+		for _, r := range found[min(1, len(found)):] {
+			if r.Target.Digest != found[0].Target.Digest {
+				return Record{}, fmt.Errorf("image %q: prefix matches several images: %w", ref, errdefs.ErrInvalidArgument)
+			}
+		}
 		if len(found) > 0 {
 			return found[0], nil
 		}

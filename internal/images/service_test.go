@@ -354,3 +354,20 @@ func TestDefaultRegistry(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestLookupByDigestPrefix(t *testing.T) {
+	e := newEnv(t)
+	reg := registrytest.New(t)
+	d := reg.Push(t, "bb:1", imagetest.Busybox(t))
+	if _, err := e.svc.Pull(t.Context(), reg.Ref("bb:1"), images.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ref := range []string{d.String(), d.Hex[:12], "sha256:" + d.Hex[:16]} {
+		if img, err := e.svc.Get(t.Context(), ref); err != nil || img.Digest.String() != d.String() {
+			t.Errorf("Get(%q) = %v, %v", ref, img.Digest, err)
+		}
+	}
+	if _, err := e.svc.Get(t.Context(), d.Hex[:8]); !errdefs.IsNotFound(err) {
+		t.Errorf("Get(short prefix): %v, want ErrNotFound", err)
+	}
+}
