@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -395,9 +396,18 @@ func TestContainerReattachAfterCrash(t *testing.T) {
 		cli(t, d, 0, "run", "-d", "--name", ids[i], img, "sh", "-c", fmt.Sprintf(`trap "exit 143" TERM; echo hello %d; sleep 1000 & wait`, i))
 	}
 	cli(t, d, 0, "run", "-d", "--name", "quitter", img, "sh", "-c", "sleep 1; exit 7")
+	cli(t, d, 0, "run", "-d", "--name", "orphan", img, "sh", "-c", "sleep 1; exit 9")
 	d.Kill(t)
-	time.Sleep(2 * time.Second) // quitter exits while the apiserver is down
+	time.Sleep(2 * time.Second) // quitter and orphan exit while the apiserver is down
+	// orphan's supervisor dies too: its exit.json is all that is left.
+	killSupervisor(t, d, "orphan")
 	d.Restart(t)
+	o, err := d.Client.GetContainer(t.Context(), "orphan")
+	if err != nil || o.State.Status != "stopped" || o.State.ExitCode != 9 || o.State.Error != "" {
+		t.Fatalf("orphan after restart: %+v, %v", o.State, err)
+	}
+	cli(t, d, 0, "rm", "orphan")
+	assertNoLeftovers(t, d, []client.Container{{ID: "orphan"}})
 
 	cs, err := d.Client.ListContainers(t.Context(), false)
 	if err != nil {
@@ -419,13 +429,8 @@ func TestContainerReattachAfterCrash(t *testing.T) {
 	}
 	// A supervisor killed with SIGKILL: the container shows stopped with
 	// an error, and delete -f still cleans everything.
-	pidData, err := os.ReadFile(filepath.Join(d.State, "containers", ids[1], "supervisor.pid"))
-	if err == nil {
-		var pid int
-		fmt.Sscan(strings.TrimSpace(string(pidData)), &pid)
-		if p, err := os.FindProcess(pid); err == nil && pid > 1 {
-			_ = p.Kill()
-		}
+	{
+		killSupervisor(t, d, ids[1])
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			c, err := d.Client.GetContainer(t.Context(), ids[1])
@@ -439,7 +444,28 @@ func TestContainerReattachAfterCrash(t *testing.T) {
 		}
 		cli(t, d, 0, "rm", "-f", ids[1])
 		assertNoLeftovers(t, d, []client.Container{{ID: ids[1]}})
-	} else {
-		t.Errorf("supervisor pid file: %v", err)
 	}
+}
+
+// killSupervisor SIGKILLs the supervisor of container id and waits until it is gone.
+func killSupervisor(t *testing.T, d *Daemon, id string) {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(d.State, "containers", id, "supervisor.pid"))
+	if err != nil {
+		t.Fatalf("supervisor pid of %s: %v", id, err)
+	}
+	var pid int
+	if _, err := fmt.Sscan(strings.TrimSpace(string(data)), &pid); err != nil || pid <= 1 {
+		t.Fatalf("supervisor pid of %s: %q", id, data)
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatalf("kill supervisor of %s: %v", id, err)
+	}
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("supervisor %d of %s did not die", pid, id)
 }
