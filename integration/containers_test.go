@@ -234,7 +234,8 @@ func TestContainerRun(t *testing.T) {
 		cli(t, d, 0, "rm", "stubborn")
 	})
 	t.Run("failed create leaves nothing", func(t *testing.T) {
-		_, errOut, code := d.CLI(t, "create", "--name", "ghost", "nosuch/image:latest")
+		missing := strings.SplitN(img, "/", 2)[0] + "/test/nosuch:latest"
+		_, errOut, code := d.CLI(t, "create", "--name", "ghost", missing)
 		if code == 0 || !strings.Contains(errOut, "not found") {
 			t.Fatalf("create with a missing image: %d %q", code, errOut)
 		}
@@ -248,6 +249,15 @@ func TestContainerRun(t *testing.T) {
 		}
 		cli(t, d, 0, "create", "--name", "ghost", img)
 		cli(t, d, 0, "rm", "ghost")
+	})
+	t.Run("run pulls a missing image", func(t *testing.T) {
+		if _, err := d.Client.DeleteImage(t.Context(), img, false); err != nil {
+			t.Fatalf("delete image: %v", err)
+		}
+		out, errOut, code := d.CLI(t, "run", "--rm", img, "echo", "pulled")
+		if code != 0 || out != "pulled\n" || !strings.Contains(errOut, "pulling") {
+			t.Fatalf("run of a missing image: %d %q %q", code, out, errOut)
+		}
 	})
 	t.Run("sigint forwarded", func(t *testing.T) {
 		cmd := d.CLICommand(t, "run", "--rm", "--name", "interrupted", img,

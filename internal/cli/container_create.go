@@ -279,6 +279,17 @@ func (a *App) createContainer(ctx context.Context, c *client.Client, f *createFl
 		}
 	}
 	ctr, err := c.CreateContainer(ctx, f.name, sp)
+	if errdefs.IsNotFound(err) {
+		// Pull a missing image, as docker does, then try once more.
+		if _, gerr := c.GetImage(ctx, sp.Image); errdefs.IsNotFound(gerr) {
+			fmt.Fprintf(a.Stderr, "Image %s not found locally, pulling it\n", sp.Image)
+			if _, perr := c.PullImage(ctx, sp.Image, client.PullOptions{Platform: f.platform, Auth: a.resolveAuth(sp.Image)}); perr != nil {
+				err = perr
+			} else {
+				ctr, err = c.CreateContainer(ctx, f.name, sp)
+			}
+		}
+	}
 	if cid != nil {
 		if err == nil {
 			_, err = cid.WriteString(ctr.ID)
