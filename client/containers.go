@@ -199,7 +199,11 @@ func (c *Client) WaitContainer(ctx context.Context, id string) (ExitStatus, erro
 func (c *Client) ContainerLogs(ctx context.Context, id string, opts LogOptions, fn func(LogEntry) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	req := &containersv1.LogsRequest{Id: id, Follow: opts.Follow, Tail: int64(opts.Tail)}
+	req := &containersv1.LogsRequest{Id: id, Follow: opts.Follow}
+	if opts.Tail >= 0 {
+		tail := int64(opts.Tail)
+		req.Tail = &tail
+	}
 	if !opts.Since.IsZero() {
 		req.Since = timestamppb.New(opts.Since)
 	}

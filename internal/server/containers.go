@@ -120,9 +120,9 @@ func (s *containersServer) Wait(ctx context.Context, req *containersv1.WaitReque
 }
 
 func (s *containersServer) Logs(req *containersv1.LogsRequest, stream grpc.ServerStreamingServer[containersv1.LogEntry]) error {
-	opts := containers.LogOptions{Follow: req.GetFollow(), Tail: int(req.GetTail())}
-	if req.GetTail() > 1<<30 {
-		opts.Tail = 1 << 30
+	opts := containers.LogOptions{Follow: req.GetFollow(), Tail: -1}
+	if req.Tail != nil && req.GetTail() >= 0 {
+		opts.Tail = int(min(req.GetTail(), 1<<30))
 	}
 	if req.Since != nil {
 		opts.Since = req.GetSince().AsTime()

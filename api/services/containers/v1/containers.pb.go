@@ -1341,8 +1341,9 @@ type LogsRequest struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	Follow bool                   `protobuf:"varint,2,opt,name=follow,proto3" json:"follow,omitempty"`
-	// Last N lines; negative: all.
-	Tail          int64                  `protobuf:"varint,3,opt,name=tail,proto3" json:"tail,omitempty"`
+	// Only the last N lines; unset or negative: all; 0: none (with follow,
+	// only lines written from now on).
+	Tail          *int64                 `protobuf:"varint,3,opt,name=tail,proto3,oneof" json:"tail,omitempty"`
 	Since         *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=since,proto3" json:"since,omitempty"`
 	Until         *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=until,proto3" json:"until,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1394,8 +1395,8 @@ func (x *LogsRequest) GetFollow() bool {
 }
 
 func (x *LogsRequest) GetTail() int64 {
-	if x != nil {
-		return x.Tail
+	if x != nil && x.Tail != nil {
+		return *x.Tail
 	}
 	return 0
 }
@@ -1670,13 +1671,14 @@ const file_api_services_containers_v1_containers_proto_rawDesc = "" +
 	"finishedAt\x12\x1d\n" +
 	"\n" +
 	"oom_killed\x18\x03 \x01(\bR\toomKilled\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\xad\x01\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\xbb\x01\n" +
 	"\vLogsRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06follow\x18\x02 \x01(\bR\x06follow\x12\x12\n" +
-	"\x04tail\x18\x03 \x01(\x03R\x04tail\x120\n" +
+	"\x06follow\x18\x02 \x01(\bR\x06follow\x12\x17\n" +
+	"\x04tail\x18\x03 \x01(\x03H\x00R\x04tail\x88\x01\x01\x120\n" +
 	"\x05since\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x120\n" +
-	"\x05until\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05until\"f\n" +
+	"\x05until\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x05untilB\a\n" +
+	"\x05_tail\"f\n" +
 	"\bLogEntry\x12\x16\n" +
 	"\x06stream\x18\x01 \x01(\tR\x06stream\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12.\n" +
@@ -1792,6 +1794,7 @@ func file_api_services_containers_v1_containers_proto_init() {
 		return
 	}
 	file_api_services_containers_v1_containers_proto_msgTypes[1].OneofWrappers = []any{}
+	file_api_services_containers_v1_containers_proto_msgTypes[20].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
