@@ -24,6 +24,7 @@ import (
 
 	"github.com/berth/container/errdefs"
 	gorunc "github.com/containerd/go-runc"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Opt configures a Runc.
@@ -64,6 +65,17 @@ func (r *Runc) Create(ctx context.Context, id, bundle, pidFile string, io gorunc
 	err := r.r.Create(ctx, id, bundle, &gorunc.CreateOpts{IO: io, PidFile: pidFile})
 	if err != nil {
 		return fmt.Errorf("runtime create: %s: %w", r.lastError(size, err), errdefs.ErrFailedPrecondition)
+	}
+	return nil
+}
+
+// Exec runs p in the container, detached from runc, with io as its stdio,
+// and writes its pid to pidFile.
+func (r *Runc) Exec(ctx context.Context, id string, p specs.Process, pidFile string, io gorunc.IO) error {
+	size := r.logSize()
+	err := r.r.Exec(ctx, id, p, &gorunc.ExecOpts{IO: io, PidFile: pidFile, Detach: true})
+	if err != nil {
+		return r.wrap("exec", errors.New(r.lastError(size, err)))
 	}
 	return nil
 }

@@ -220,10 +220,15 @@ func runChild(cfg Config, ready *os.File) int {
 		Log:        log,
 	})
 
-	srv := grpc.NewServer(grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-		resp, err := h(ctx, req)
-		return resp, errgrpc.ToGRPC(err)
-	}))
+	srv := grpc.NewServer(
+		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			resp, err := h(ctx, req)
+			return resp, errgrpc.ToGRPC(err)
+		}),
+		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			return errgrpc.ToGRPC(h(srv, ss))
+		}),
+	)
 	runtimev1.RegisterRuntimeServer(srv, &server{s: s})
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()

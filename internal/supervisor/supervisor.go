@@ -21,6 +21,7 @@ import (
 	"github.com/berth/container/internal/mount"
 	"github.com/berth/container/internal/oci"
 	"github.com/berth/container/internal/runc"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 type supervisorOpt struct {
@@ -57,6 +58,8 @@ type supervisor struct {
 	mounted   bool // we mounted the rootfs
 	stdio     *runc.PipeIO
 	logw      *ctrlog.Writer
+	spec      *specs.Spec // config.json, for Exec
+	execs     int         // exec processes started, for unique pid files
 	copies    sync.WaitGroup
 
 	shutdownOnce sync.Once
@@ -189,7 +192,7 @@ func (s *supervisor) create(ctx context.Context, req *runtimev1.CreateRequest) (
 	s.mu.Lock()
 	s.status, s.pid, s.createdAt = runtimev1.Status_STATUS_CREATED, pid, time.Now()
 	s.mounted = len(req.GetRootfs()) > 0
-	s.stdio, s.logw = stdio, logw
+	s.stdio, s.logw, s.spec = stdio, logw, ociSpec
 	s.mu.Unlock()
 
 	s.copies.Add(2)

@@ -633,3 +633,59 @@ func BenchmarkLog100MiB(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+func TestExec(t *testing.T) {
+	integration(t)
+	h := startSupervisor(t, nil)
+	h.run(t, sh("echo up; sleep 60"))
+	waitLog(t, h, "up\n")
+
+	exec := func(p *runtimev1.ExecProcess, stdin ...string) (stdout, stderr string, exit *runtimev1.ExitStatus) {
+		t.Helper()
+		st, err := h.api.Exec(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Send(&runtimev1.ExecInput{Start: p}); err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range stdin {
+			st.Send(&runtimev1.ExecInput{Stdin: []byte(in)})
+		}
+		st.Send(&runtimev1.ExecInput{CloseStdin: true})
+		for {
+			m, err := st.Recv()
+			if err != nil {
+				t.Fatalf("exec recv: %v", errgrpc.ToNative(err))
+			}
+			stdout += string(m.GetStdout())
+			stderr += string(m.GetStderr())
+			if m.GetExit() != nil {
+				return stdout, stderr, m.GetExit()
+			}
+			if p.GetDetach() && m.GetPid() > 0 {
+				return "", "", nil
+			}
+		}
+	}
+	out, errOut, e := exec(&runtimev1.ExecProcess{Args: []string{"sh", "-c", "echo hi; echo err >&2; cat; exit 5"}, Stdin: true}, "data\n")
+	if out != "hi\ndata\n" || errOut != "err\n" || e.GetCode() != 5 {
+		t.Errorf("exec: stdout %q stderr %q exit %+v", out, errOut, e)
+	}
+	out, _, e = exec(&runtimev1.ExecProcess{Args: []string{"sh", "-c", "id -u; pwd; echo $X"}, User: "app", Workdir: "/tmp", Env: []string{"X=y"}})
+	if out != "1000\n/tmp\ny\n" || e.GetCode() != 0 {
+		t.Errorf("exec as app: stdout %q exit %+v", out, e)
+	}
+	exec(&runtimev1.ExecProcess{Args: []string{"sh", "-c", "echo detached"}, Detach: true})
+	waitLog(t, h, "detached\n")
+
+	if _, err := h.api.Kill(t.Context(), &runtimev1.KillRequest{Signal: 9}); err != nil {
+		t.Fatal(err)
+	}
+	h.wait(t)
+	st, _ := h.api.Exec(t.Context())
+	st.Send(&runtimev1.ExecInput{Start: &runtimev1.ExecProcess{Args: []string{"true"}}})
+	if _, err := st.Recv(); !errors.Is(errgrpc.ToNative(err), errdefs.ErrFailedPrecondition) {
+		t.Errorf("exec in a stopped container: %v", err)
+	}
+}

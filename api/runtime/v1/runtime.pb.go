@@ -1373,6 +1373,236 @@ func (*ShutdownResponse) Descriptor() ([]byte, []int) {
 	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{19}
 }
 
+// ExecProcess is a process to run in the container. Unset fields come from
+// the container's own process (env is added to the container's env).
+type ExecProcess struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Args  []string               `protobuf:"bytes,1,rep,name=args,proto3" json:"args,omitempty"`
+	// "KEY=value" entries added after the container's env (later wins).
+	Env     []string `protobuf:"bytes,2,rep,name=env,proto3" json:"env,omitempty"`
+	Workdir string   `protobuf:"bytes,3,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	// "name", "uid", "uid:gid", "name:group", resolved in the container's rootfs.
+	User string `protobuf:"bytes,4,opt,name=user,proto3" json:"user,omitempty"`
+	// Keep stdin open for ExecInput.stdin.
+	Stdin bool `protobuf:"varint,5,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	// Allocate a pseudo-terminal (not yet supported).
+	Tty bool `protobuf:"varint,6,opt,name=tty,proto3" json:"tty,omitempty"`
+	// Run in the background: output goes to the container log.
+	Detach        bool `protobuf:"varint,7,opt,name=detach,proto3" json:"detach,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecProcess) Reset() {
+	*x = ExecProcess{}
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecProcess) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecProcess) ProtoMessage() {}
+
+func (x *ExecProcess) ProtoReflect() protoreflect.Message {
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecProcess.ProtoReflect.Descriptor instead.
+func (*ExecProcess) Descriptor() ([]byte, []int) {
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ExecProcess) GetArgs() []string {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *ExecProcess) GetEnv() []string {
+	if x != nil {
+		return x.Env
+	}
+	return nil
+}
+
+func (x *ExecProcess) GetWorkdir() string {
+	if x != nil {
+		return x.Workdir
+	}
+	return ""
+}
+
+func (x *ExecProcess) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *ExecProcess) GetStdin() bool {
+	if x != nil {
+		return x.Stdin
+	}
+	return false
+}
+
+func (x *ExecProcess) GetTty() bool {
+	if x != nil {
+		return x.Tty
+	}
+	return false
+}
+
+func (x *ExecProcess) GetDetach() bool {
+	if x != nil {
+		return x.Detach
+	}
+	return false
+}
+
+type ExecInput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// First message only.
+	Start         *ExecProcess `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	Stdin         []byte       `protobuf:"bytes,2,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	CloseStdin    bool         `protobuf:"varint,3,opt,name=close_stdin,json=closeStdin,proto3" json:"close_stdin,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecInput) Reset() {
+	*x = ExecInput{}
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecInput) ProtoMessage() {}
+
+func (x *ExecInput) ProtoReflect() protoreflect.Message {
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecInput.ProtoReflect.Descriptor instead.
+func (*ExecInput) Descriptor() ([]byte, []int) {
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *ExecInput) GetStart() *ExecProcess {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *ExecInput) GetStdin() []byte {
+	if x != nil {
+		return x.Stdin
+	}
+	return nil
+}
+
+func (x *ExecInput) GetCloseStdin() bool {
+	if x != nil {
+		return x.CloseStdin
+	}
+	return false
+}
+
+type ExecOutput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// First message: the process's host pid.
+	Pid    int32  `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
+	Stdout []byte `protobuf:"bytes,2,opt,name=stdout,proto3" json:"stdout,omitempty"`
+	Stderr []byte `protobuf:"bytes,3,opt,name=stderr,proto3" json:"stderr,omitempty"`
+	// Last message: how the process ended.
+	Exit          *ExitStatus `protobuf:"bytes,4,opt,name=exit,proto3" json:"exit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecOutput) Reset() {
+	*x = ExecOutput{}
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecOutput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecOutput) ProtoMessage() {}
+
+func (x *ExecOutput) ProtoReflect() protoreflect.Message {
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecOutput.ProtoReflect.Descriptor instead.
+func (*ExecOutput) Descriptor() ([]byte, []int) {
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ExecOutput) GetPid() int32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *ExecOutput) GetStdout() []byte {
+	if x != nil {
+		return x.Stdout
+	}
+	return nil
+}
+
+func (x *ExecOutput) GetStderr() []byte {
+	if x != nil {
+		return x.Stderr
+	}
+	return nil
+}
+
+func (x *ExecOutput) GetExit() *ExitStatus {
+	if x != nil {
+		return x.Exit
+	}
+	return nil
+}
+
 var File_api_runtime_v1_runtime_proto protoreflect.FileDescriptor
 
 const file_api_runtime_v1_runtime_proto_rawDesc = "" +
@@ -1477,20 +1707,40 @@ const file_api_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x04exit\x18\x01 \x01(\v2 .container.runtime.v1.ExitStatusR\x04exit\"'\n" +
 	"\x0fShutdownRequest\x12\x14\n" +
 	"\x05force\x18\x01 \x01(\bR\x05force\"\x12\n" +
-	"\x10ShutdownResponse*n\n" +
+	"\x10ShutdownResponse\"\xa1\x01\n" +
+	"\vExecProcess\x12\x12\n" +
+	"\x04args\x18\x01 \x03(\tR\x04args\x12\x10\n" +
+	"\x03env\x18\x02 \x03(\tR\x03env\x12\x18\n" +
+	"\aworkdir\x18\x03 \x01(\tR\aworkdir\x12\x12\n" +
+	"\x04user\x18\x04 \x01(\tR\x04user\x12\x14\n" +
+	"\x05stdin\x18\x05 \x01(\bR\x05stdin\x12\x10\n" +
+	"\x03tty\x18\x06 \x01(\bR\x03tty\x12\x16\n" +
+	"\x06detach\x18\a \x01(\bR\x06detach\"{\n" +
+	"\tExecInput\x127\n" +
+	"\x05start\x18\x01 \x01(\v2!.container.runtime.v1.ExecProcessR\x05start\x12\x14\n" +
+	"\x05stdin\x18\x02 \x01(\fR\x05stdin\x12\x1f\n" +
+	"\vclose_stdin\x18\x03 \x01(\bR\n" +
+	"closeStdin\"\x84\x01\n" +
+	"\n" +
+	"ExecOutput\x12\x10\n" +
+	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x16\n" +
+	"\x06stdout\x18\x02 \x01(\fR\x06stdout\x12\x16\n" +
+	"\x06stderr\x18\x03 \x01(\fR\x06stderr\x124\n" +
+	"\x04exit\x18\x04 \x01(\v2 .container.runtime.v1.ExitStatusR\x04exit*n\n" +
 	"\x06Status\x12\x12\n" +
 	"\x0eSTATUS_UNKNOWN\x10\x00\x12\x14\n" +
 	"\x10STATUS_UNCREATED\x10\x01\x12\x12\n" +
 	"\x0eSTATUS_CREATED\x10\x02\x12\x12\n" +
 	"\x0eSTATUS_RUNNING\x10\x03\x12\x12\n" +
-	"\x0eSTATUS_STOPPED\x10\x042\xd0\x04\n" +
+	"\x0eSTATUS_STOPPED\x10\x042\x9f\x05\n" +
 	"\aRuntime\x12S\n" +
 	"\x06Create\x12#.container.runtime.v1.CreateRequest\x1a$.container.runtime.v1.CreateResponse\x12P\n" +
 	"\x05Start\x12\".container.runtime.v1.StartRequest\x1a#.container.runtime.v1.StartResponse\x12P\n" +
 	"\x05State\x12\".container.runtime.v1.StateRequest\x1a#.container.runtime.v1.StateResponse\x12M\n" +
 	"\x04Kill\x12!.container.runtime.v1.KillRequest\x1a\".container.runtime.v1.KillResponse\x12M\n" +
 	"\x04Wait\x12!.container.runtime.v1.WaitRequest\x1a\".container.runtime.v1.WaitResponse\x12S\n" +
-	"\x06Delete\x12#.container.runtime.v1.DeleteRequest\x1a$.container.runtime.v1.DeleteResponse\x12Y\n" +
+	"\x06Delete\x12#.container.runtime.v1.DeleteRequest\x1a$.container.runtime.v1.DeleteResponse\x12M\n" +
+	"\x04Exec\x12\x1f.container.runtime.v1.ExecInput\x1a .container.runtime.v1.ExecOutput(\x010\x01\x12Y\n" +
 	"\bShutdown\x12%.container.runtime.v1.ShutdownRequest\x1a&.container.runtime.v1.ShutdownResponseB5Z3github.com/berth/container/api/runtime/v1;runtimev1b\x06proto3"
 
 var (
@@ -1506,7 +1756,7 @@ func file_api_runtime_v1_runtime_proto_rawDescGZIP() []byte {
 }
 
 var file_api_runtime_v1_runtime_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_api_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 21)
+var file_api_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_api_runtime_v1_runtime_proto_goTypes = []any{
 	(Status)(0),                   // 0: container.runtime.v1.Status
 	(*ImageConfig)(nil),           // 1: container.runtime.v1.ImageConfig
@@ -1529,43 +1779,50 @@ var file_api_runtime_v1_runtime_proto_goTypes = []any{
 	(*DeleteResponse)(nil),        // 18: container.runtime.v1.DeleteResponse
 	(*ShutdownRequest)(nil),       // 19: container.runtime.v1.ShutdownRequest
 	(*ShutdownResponse)(nil),      // 20: container.runtime.v1.ShutdownResponse
-	nil,                           // 21: container.runtime.v1.ContainerSpec.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 22: google.protobuf.Timestamp
+	(*ExecProcess)(nil),           // 21: container.runtime.v1.ExecProcess
+	(*ExecInput)(nil),             // 22: container.runtime.v1.ExecInput
+	(*ExecOutput)(nil),            // 23: container.runtime.v1.ExecOutput
+	nil,                           // 24: container.runtime.v1.ContainerSpec.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
 }
 var file_api_runtime_v1_runtime_proto_depIdxs = []int32{
 	1,  // 0: container.runtime.v1.ContainerSpec.image:type_name -> container.runtime.v1.ImageConfig
-	21, // 1: container.runtime.v1.ContainerSpec.labels:type_name -> container.runtime.v1.ContainerSpec.LabelsEntry
+	24, // 1: container.runtime.v1.ContainerSpec.labels:type_name -> container.runtime.v1.ContainerSpec.LabelsEntry
 	3,  // 2: container.runtime.v1.ContainerSpec.ulimits:type_name -> container.runtime.v1.Ulimit
 	2,  // 3: container.runtime.v1.ContainerSpec.mounts:type_name -> container.runtime.v1.Mount
 	4,  // 4: container.runtime.v1.ContainerSpec.log:type_name -> container.runtime.v1.LogConfig
 	5,  // 5: container.runtime.v1.CreateRequest.spec:type_name -> container.runtime.v1.ContainerSpec
 	2,  // 6: container.runtime.v1.CreateRequest.rootfs:type_name -> container.runtime.v1.Mount
-	22, // 7: container.runtime.v1.ExitStatus.exited_at:type_name -> google.protobuf.Timestamp
+	25, // 7: container.runtime.v1.ExitStatus.exited_at:type_name -> google.protobuf.Timestamp
 	0,  // 8: container.runtime.v1.StateResponse.status:type_name -> container.runtime.v1.Status
-	22, // 9: container.runtime.v1.StateResponse.created_at:type_name -> google.protobuf.Timestamp
-	22, // 10: container.runtime.v1.StateResponse.started_at:type_name -> google.protobuf.Timestamp
+	25, // 9: container.runtime.v1.StateResponse.created_at:type_name -> google.protobuf.Timestamp
+	25, // 10: container.runtime.v1.StateResponse.started_at:type_name -> google.protobuf.Timestamp
 	11, // 11: container.runtime.v1.StateResponse.exit:type_name -> container.runtime.v1.ExitStatus
 	11, // 12: container.runtime.v1.WaitResponse.exit:type_name -> container.runtime.v1.ExitStatus
 	11, // 13: container.runtime.v1.DeleteResponse.exit:type_name -> container.runtime.v1.ExitStatus
-	6,  // 14: container.runtime.v1.Runtime.Create:input_type -> container.runtime.v1.CreateRequest
-	8,  // 15: container.runtime.v1.Runtime.Start:input_type -> container.runtime.v1.StartRequest
-	10, // 16: container.runtime.v1.Runtime.State:input_type -> container.runtime.v1.StateRequest
-	13, // 17: container.runtime.v1.Runtime.Kill:input_type -> container.runtime.v1.KillRequest
-	15, // 18: container.runtime.v1.Runtime.Wait:input_type -> container.runtime.v1.WaitRequest
-	17, // 19: container.runtime.v1.Runtime.Delete:input_type -> container.runtime.v1.DeleteRequest
-	19, // 20: container.runtime.v1.Runtime.Shutdown:input_type -> container.runtime.v1.ShutdownRequest
-	7,  // 21: container.runtime.v1.Runtime.Create:output_type -> container.runtime.v1.CreateResponse
-	9,  // 22: container.runtime.v1.Runtime.Start:output_type -> container.runtime.v1.StartResponse
-	12, // 23: container.runtime.v1.Runtime.State:output_type -> container.runtime.v1.StateResponse
-	14, // 24: container.runtime.v1.Runtime.Kill:output_type -> container.runtime.v1.KillResponse
-	16, // 25: container.runtime.v1.Runtime.Wait:output_type -> container.runtime.v1.WaitResponse
-	18, // 26: container.runtime.v1.Runtime.Delete:output_type -> container.runtime.v1.DeleteResponse
-	20, // 27: container.runtime.v1.Runtime.Shutdown:output_type -> container.runtime.v1.ShutdownResponse
-	21, // [21:28] is the sub-list for method output_type
-	14, // [14:21] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	21, // 14: container.runtime.v1.ExecInput.start:type_name -> container.runtime.v1.ExecProcess
+	11, // 15: container.runtime.v1.ExecOutput.exit:type_name -> container.runtime.v1.ExitStatus
+	6,  // 16: container.runtime.v1.Runtime.Create:input_type -> container.runtime.v1.CreateRequest
+	8,  // 17: container.runtime.v1.Runtime.Start:input_type -> container.runtime.v1.StartRequest
+	10, // 18: container.runtime.v1.Runtime.State:input_type -> container.runtime.v1.StateRequest
+	13, // 19: container.runtime.v1.Runtime.Kill:input_type -> container.runtime.v1.KillRequest
+	15, // 20: container.runtime.v1.Runtime.Wait:input_type -> container.runtime.v1.WaitRequest
+	17, // 21: container.runtime.v1.Runtime.Delete:input_type -> container.runtime.v1.DeleteRequest
+	22, // 22: container.runtime.v1.Runtime.Exec:input_type -> container.runtime.v1.ExecInput
+	19, // 23: container.runtime.v1.Runtime.Shutdown:input_type -> container.runtime.v1.ShutdownRequest
+	7,  // 24: container.runtime.v1.Runtime.Create:output_type -> container.runtime.v1.CreateResponse
+	9,  // 25: container.runtime.v1.Runtime.Start:output_type -> container.runtime.v1.StartResponse
+	12, // 26: container.runtime.v1.Runtime.State:output_type -> container.runtime.v1.StateResponse
+	14, // 27: container.runtime.v1.Runtime.Kill:output_type -> container.runtime.v1.KillResponse
+	16, // 28: container.runtime.v1.Runtime.Wait:output_type -> container.runtime.v1.WaitResponse
+	18, // 29: container.runtime.v1.Runtime.Delete:output_type -> container.runtime.v1.DeleteResponse
+	23, // 30: container.runtime.v1.Runtime.Exec:output_type -> container.runtime.v1.ExecOutput
+	20, // 31: container.runtime.v1.Runtime.Shutdown:output_type -> container.runtime.v1.ShutdownResponse
+	24, // [24:32] is the sub-list for method output_type
+	16, // [16:24] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_api_runtime_v1_runtime_proto_init() }
@@ -1580,7 +1837,7 @@ func file_api_runtime_v1_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_runtime_v1_runtime_proto_rawDesc), len(file_api_runtime_v1_runtime_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   21,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

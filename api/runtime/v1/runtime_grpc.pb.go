@@ -45,6 +45,7 @@ const (
 	Runtime_Kill_FullMethodName     = "/container.runtime.v1.Runtime/Kill"
 	Runtime_Wait_FullMethodName     = "/container.runtime.v1.Runtime/Wait"
 	Runtime_Delete_FullMethodName   = "/container.runtime.v1.Runtime/Delete"
+	Runtime_Exec_FullMethodName     = "/container.runtime.v1.Runtime/Exec"
 	Runtime_Shutdown_FullMethodName = "/container.runtime.v1.Runtime/Shutdown"
 )
 
@@ -73,6 +74,14 @@ type RuntimeClient interface {
 	// container.log) is kept: the apiserver removes it. A running container
 	// needs force (it is SIGKILLed first). Delete is idempotent.
 	Delete(ctx context.Context, in *DeleteRequest, opts ...grpc.CallOption) (*DeleteResponse, error)
+	// Exec runs an extra process in the running container. The client's
+	// first message carries the process (start); later messages carry stdin
+	// data, and close_stdin (or the end of the client's stream) closes it.
+	// The server first answers with the process's pid, then streams stdout
+	// and stderr chunks, and ends with one message holding the exit status.
+	// A detached process's output goes to the container log instead, and
+	// the stream ends right after the pid.
+	Exec(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecInput, ExecOutput], error)
 	// Shutdown makes the supervisor exit after answering. If the container is
 	// still running it is an error (FailedPrecondition) unless force, which
 	// kills and deletes it first.
@@ -147,6 +156,19 @@ func (c *runtimeClient) Delete(ctx context.Context, in *DeleteRequest, opts ...g
 	return out, nil
 }
 
+func (c *runtimeClient) Exec(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecInput, ExecOutput], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Runtime_ServiceDesc.Streams[0], Runtime_Exec_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExecInput, ExecOutput]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Runtime_ExecClient = grpc.BidiStreamingClient[ExecInput, ExecOutput]
+
 func (c *runtimeClient) Shutdown(ctx context.Context, in *ShutdownRequest, opts ...grpc.CallOption) (*ShutdownResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ShutdownResponse)
@@ -182,6 +204,14 @@ type RuntimeServer interface {
 	// container.log) is kept: the apiserver removes it. A running container
 	// needs force (it is SIGKILLed first). Delete is idempotent.
 	Delete(context.Context, *DeleteRequest) (*DeleteResponse, error)
+	// Exec runs an extra process in the running container. The client's
+	// first message carries the process (start); later messages carry stdin
+	// data, and close_stdin (or the end of the client's stream) closes it.
+	// The server first answers with the process's pid, then streams stdout
+	// and stderr chunks, and ends with one message holding the exit status.
+	// A detached process's output goes to the container log instead, and
+	// the stream ends right after the pid.
+	Exec(grpc.BidiStreamingServer[ExecInput, ExecOutput]) error
 	// Shutdown makes the supervisor exit after answering. If the container is
 	// still running it is an error (FailedPrecondition) unless force, which
 	// kills and deletes it first.
@@ -213,6 +243,9 @@ func (UnimplementedRuntimeServer) Wait(context.Context, *WaitRequest) (*WaitResp
 }
 func (UnimplementedRuntimeServer) Delete(context.Context, *DeleteRequest) (*DeleteResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Delete not implemented")
+}
+func (UnimplementedRuntimeServer) Exec(grpc.BidiStreamingServer[ExecInput, ExecOutput]) error {
+	return status.Errorf(codes.Unimplemented, "method Exec not implemented")
 }
 func (UnimplementedRuntimeServer) Shutdown(context.Context, *ShutdownRequest) (*ShutdownResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Shutdown not implemented")
@@ -346,6 +379,13 @@ func _Runtime_Delete_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Runtime_Exec_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(RuntimeServer).Exec(&grpc.GenericServerStream[ExecInput, ExecOutput]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Runtime_ExecServer = grpc.BidiStreamingServer[ExecInput, ExecOutput]
+
 func _Runtime_Shutdown_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ShutdownRequest)
 	if err := dec(in); err != nil {
@@ -400,6 +440,13 @@ var Runtime_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Runtime_Shutdown_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Exec",
+			Handler:       _Runtime_Exec_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "api/runtime/v1/runtime.proto",
 }
