@@ -131,13 +131,20 @@ func TestContainerRun(t *testing.T) {
 		cli(t, d, 3, "run", "--rm", img, "sh", "-c", "exit 3")
 	})
 	t.Run("streams apart", func(t *testing.T) {
-		out, errOut, code := d.CLI(t, "run", "--name", "apart", img, "sh", "-c", "echo out; echo err >&2")
+		out, errOut, code := d.CLI(t, "run", "--name", "apart", img, "sh", "-c", "echo out; sleep 0.1; echo err >&2")
 		if code != 0 || out != "out\n" || errOut != "err\n" {
 			t.Fatalf("run: %d %q %q", code, out, errOut)
 		}
 		out, errOut, code = d.CLI(t, "logs", "apart")
 		if code != 0 || out != "out\n" || errOut != "err\n" {
 			t.Fatalf("logs: %d %q %q", code, out, errOut)
+		}
+		out, errOut, code = d.CLI(t, "logs", "-n", "1", "apart")
+		if code != 0 || out != "" || errOut != "err\n" {
+			t.Fatalf("logs -n 1: %d %q %q", code, out, errOut)
+		}
+		if out := cli(t, d, 0, "logs", "--since", "1h", "--until", "1m", "apart"); out != "" {
+			t.Fatalf("logs until a minute ago: %q", out)
 		}
 		if out := cli(t, d, 0, "logs", "-t", "apart"); !strings.HasSuffix(out, " out\n") || !strings.Contains(out, "T") {
 			t.Fatalf("logs -t: %q", out)
