@@ -75,6 +75,7 @@ func assertNoLeftovers(t *testing.T, d *Daemon, cs []client.Container) {
 		for _, dir := range []string{
 			filepath.Join(d.Root, "containers", c.ID),
 			filepath.Join(d.State, "containers", c.ID),
+			filepath.Join(d.State, "runc", c.ID),
 			filepath.Join("/sys/fs/cgroup/container", c.ID),
 		} {
 			if _, err := os.Stat(dir); err == nil {
