@@ -16,13 +16,6 @@ import (
 	"github.com/berth/container/errdefs"
 )
 
-func skipUnlessProcesses(t *testing.T) {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts processes")
-	}
-}
-
 // startManager builds a Manager over root with a fast restart policy, runs
 // it, and stops it when the test ends, checking that every process group
 // it ever saw is gone.
@@ -136,7 +129,6 @@ func waitInstance(t *testing.T, m *Manager, name, id string, ok func(Instance) b
 func running(in Instance) bool { return in.State == StateRunning && in.PID > 0 }
 
 func TestSupervisedRestartAfterKill(t *testing.T) {
-	skipUnlessProcesses(t)
 	root := t.TempDir()
 	// Not exec: the shell's sleep child must be cleaned up with its group.
 	writePlugin(t, BuiltinDir(root), "core1", coreConfig, "#!/bin/sh\necho started $$\nsleep 600\n")
@@ -186,7 +178,6 @@ func waitFile(t *testing.T, path, want string) {
 }
 
 func TestSupervisedBackoff(t *testing.T) {
-	skipUnlessProcesses(t)
 	root := t.TempDir()
 	writePlugin(t, BuiltinDir(root), "crashy", coreConfig, "#!/bin/sh\nexit 3\n")
 	m, _ := startManager(t, root)
@@ -212,7 +203,6 @@ func TestSupervisedBackoff(t *testing.T) {
 }
 
 func TestSupervisedStopEscalatesToKill(t *testing.T) {
-	skipUnlessProcesses(t)
 	root := t.TempDir()
 	writePlugin(t, BuiltinDir(root), "stubborn", coreConfig, "#!/bin/sh\ntrap '' TERM\nwhile :; do sleep 1; done\n")
 	m, pg := startManager(t, root)
@@ -234,7 +224,6 @@ func TestSupervisedStopEscalatesToKill(t *testing.T) {
 }
 
 func TestFailedStart(t *testing.T) {
-	skipUnlessProcesses(t)
 	root := t.TempDir()
 	// Executable but not a valid executable format: execve fails.
 	writePlugin(t, BuiltinDir(root), "garbage", coreConfig, "\x00\x01\x02 not a program\n")
@@ -250,7 +239,6 @@ func TestFailedStart(t *testing.T) {
 }
 
 func TestInstances(t *testing.T) {
-	skipUnlessProcesses(t)
 	root := t.TempDir()
 	netConfig := "abstract = \"net\"\n[servicesConfig]\ndefaultArguments = [\"serve\"]\n[[servicesConfig.services]]\ntype = \"network\"\n"
 	writePlugin(t, BuiltinDir(root), "netp", netConfig, "#!/bin/sh\necho \"args=$* instance=$CONTAINER_PLUGIN_INSTANCE extra=$EXTRA notify=$NOTIFY_SOCKET\"\nexec sleep 600\n")
@@ -315,7 +303,6 @@ func TestInstances(t *testing.T) {
 }
 
 func TestRestart(t *testing.T) {
-	skipUnlessProcesses(t)
 	root := t.TempDir()
 	dir := BuiltinDir(root)
 	writePlugin(t, dir, "core1", coreConfig, sleeper)
@@ -412,7 +399,6 @@ func TestRunTwice(t *testing.T) {
 }
 
 func TestKillStale(t *testing.T) {
-	skipUnlessProcesses(t)
 	root := t.TempDir()
 	state := filepath.Join(root, "state")
 	if err := os.MkdirAll(filepath.Join(state, "plugins"), 0o755); err != nil {
@@ -456,7 +442,6 @@ func TestKillStale(t *testing.T) {
 }
 
 func TestPIDRecord(t *testing.T) {
-	skipUnlessProcesses(t)
 	root := t.TempDir()
 	writePlugin(t, BuiltinDir(root), "core1", coreConfig, sleeper)
 	m, pg := startManager(t, root)
