@@ -59,21 +59,31 @@ func New(opt Opt) *Runc {
 }
 
 // Create runs `runtime create` for bundle with io as the container's stdio
-// and writes the init pid to pidFile.
-func (r *Runc) Create(ctx context.Context, id, bundle, pidFile string, io gorunc.IO) error {
+// (nil with a terminal: console then receives the pty master) and writes
+// the init pid to pidFile.
+func (r *Runc) Create(ctx context.Context, id, bundle, pidFile string, io gorunc.IO, console *gorunc.Socket) error {
 	size := r.logSize()
-	err := r.r.Create(ctx, id, bundle, &gorunc.CreateOpts{IO: io, PidFile: pidFile})
+	opts := &gorunc.CreateOpts{IO: io, PidFile: pidFile}
+	if console != nil {
+		opts.ConsoleSocket = console
+	}
+	err := r.r.Create(ctx, id, bundle, opts)
 	if err != nil {
 		return fmt.Errorf("runtime create: %s: %w", r.lastError(size, err), errdefs.ErrFailedPrecondition)
 	}
 	return nil
 }
 
-// Exec runs p in the container, detached from runc, with io as its stdio,
-// and writes its pid to pidFile.
-func (r *Runc) Exec(ctx context.Context, id string, p specs.Process, pidFile string, io gorunc.IO) error {
+// Exec runs p in the container, detached from runc, with io as its stdio
+// (nil with a terminal: console then receives the pty master), and writes
+// its pid to pidFile.
+func (r *Runc) Exec(ctx context.Context, id string, p specs.Process, pidFile string, io gorunc.IO, console *gorunc.Socket) error {
 	size := r.logSize()
-	err := r.r.Exec(ctx, id, p, &gorunc.ExecOpts{IO: io, PidFile: pidFile, Detach: true})
+	opts := &gorunc.ExecOpts{IO: io, PidFile: pidFile, Detach: true}
+	if console != nil {
+		opts.ConsoleSocket = console
+	}
+	err := r.r.Exec(ctx, id, p, opts)
 	if err != nil {
 		return r.wrap("exec", errors.New(r.lastError(size, err)))
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	runtimev1 "github.com/berth/container/api/runtime/v1"
@@ -19,21 +20,62 @@ import (
 	"github.com/berth/container/internal/ctrlog"
 	"github.com/berth/container/internal/oci"
 	"github.com/berth/container/internal/runc"
+	"github.com/containerd/console"
+	gorunc "github.com/containerd/go-runc"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// execProcess is one process started by Exec.
+// execProcess is one process started by Exec: pipes, or a terminal.
 type execProcess struct {
 	pid   int
 	stdio *runc.PipeIO
+	con   console.Console
 	exit  <-chan runc.Exit
 }
 
-// execStart starts p in the running container.
-func (s *supervisor) execStart(ctx context.Context, p *runtimev1.ExecProcess) (_ *execProcess, retErr error) {
-	if p.GetTty() {
-		return nil, fmt.Errorf("exec with a terminal: %w", errdefs.ErrNotImplemented)
+func (e *execProcess) outputs() map[string]io.Reader {
+	if e.con != nil {
+		return map[string]io.Reader{ctrlog.Stdout: e.con}
 	}
+	return map[string]io.Reader{ctrlog.Stdout: e.stdio.StdoutReader(), ctrlog.Stderr: e.stdio.StderrReader()}
+}
+
+func (e *execProcess) stdin() io.WriteCloser {
+	if e.con != nil {
+		return nopCloser{e.con}
+	}
+	if w := e.stdio.StdinWriter(); w != nil {
+		return w
+	}
+	return nil
+}
+
+func (e *execProcess) close() {
+	if e.con != nil {
+		e.con.Close()
+	}
+	if e.stdio != nil {
+		e.stdio.Close()
+	}
+}
+
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }
+
+// eofReader reads a terminal's EIO (slave side closed) as EOF.
+type eofReader struct{ r io.Reader }
+
+func (r eofReader) Read(p []byte) (int, error) {
+	n, err := r.r.Read(p)
+	if errors.Is(err, syscall.EIO) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// execStart starts p in the running container.
+func (s *supervisor) execStart(ctx context.Context, p *runtimev1.ExecProcess, width, height uint32) (_ *execProcess, retErr error) {
 	if len(p.GetArgs()) == 0 {
 		return nil, fmt.Errorf("exec: no command: %w", errdefs.ErrInvalidArgument)
 	}
@@ -50,7 +92,11 @@ func (s *supervisor) execStart(ctx context.Context, p *runtimev1.ExecProcess) (_
 	}
 
 	proc := *base.Process
-	proc.Terminal = false
+	proc.Terminal = p.GetTty()
+	proc.ConsoleSize = nil
+	if p.GetTty() && width > 0 && height > 0 {
+		proc.ConsoleSize = &specs.Box{Width: uint(width), Height: uint(height)}
+	}
 	proc.Args = slices.Clone(p.GetArgs())
 	proc.Env = oci.MergeEnv(base.Process.Env, p.GetEnv())
 	if p.GetWorkdir() != "" {
@@ -64,34 +110,54 @@ func (s *supervisor) execStart(ctx context.Context, p *runtimev1.ExecProcess) (_
 		proc.User = specs.User{UID: u.UID, GID: u.GID, AdditionalGids: u.AdditionalGids}
 	}
 
-	stdio, err := runc.NewPipeIO(int(proc.User.UID), int(proc.User.GID), p.GetStdin() && !p.GetDetach())
-	if err != nil {
-		return nil, err
-	}
+	e := &execProcess{}
 	defer func() {
 		if retErr != nil {
-			stdio.Close()
+			e.close()
 		}
 	}()
+	var sock *gorunc.Socket
+	var pio gorunc.IO
+	if p.GetTty() {
+		var err error
+		if sock, err = gorunc.NewTempConsoleSocket(); err != nil {
+			return nil, fmt.Errorf("console socket: %w", err)
+		}
+		defer sock.Close()
+	} else {
+		stdio, err := runc.NewPipeIO(int(proc.User.UID), int(proc.User.GID), p.GetStdin() && !p.GetDetach())
+		if err != nil {
+			return nil, err
+		}
+		e.stdio, pio = stdio, stdio
+	}
 	pidFile := filepath.Join(s.state, "exec-"+strconv.Itoa(n)+".pid")
 	defer os.Remove(pidFile)
-	if err := s.runc.Exec(ctx, s.id, proc, pidFile, stdio); err != nil {
+	if err := s.runc.Exec(ctx, s.id, proc, pidFile, pio, sock); err != nil {
 		return nil, err
+	}
+	if sock != nil {
+		con, err := sock.ReceiveMaster()
+		if err != nil {
+			return nil, fmt.Errorf("receive terminal: %w", err)
+		}
+		e.con = con
 	}
 	pid, err := readPid(pidFile)
 	if err != nil {
 		return nil, err
 	}
-	e := &execProcess{pid: pid, stdio: stdio, exit: s.reaper.WaitPid(pid)}
+	e.pid, e.exit = pid, s.reaper.WaitPid(pid)
 	if p.GetDetach() && logw != nil {
 		go func() {
 			var wg sync.WaitGroup
-			wg.Add(2)
-			go func() { defer wg.Done(); s.copyOut(logw, ctrlog.Stdout, stdio.StdoutReader()) }()
-			go func() { defer wg.Done(); s.copyOut(logw, ctrlog.Stderr, stdio.StderrReader()) }()
+			for stream, r := range e.outputs() {
+				wg.Add(1)
+				go func() { defer wg.Done(); s.copyOut(logw, stream, r) }()
+			}
 			<-e.exit
 			wg.Wait()
-			stdio.Close()
+			e.close()
 		}()
 	}
 	s.log.Info("exec started", "pid", pid)
@@ -107,7 +173,7 @@ func (h *server) Exec(stream runtimev1.Runtime_ExecServer) error {
 	if first.GetStart() == nil {
 		return fmt.Errorf("exec: first message carries no process: %w", errdefs.ErrInvalidArgument)
 	}
-	p, err := h.s.execStart(ctx, first.GetStart())
+	p, err := h.s.execStart(ctx, first.GetStart(), first.GetWidth(), first.GetHeight())
 	if err != nil {
 		return err
 	}
@@ -123,31 +189,42 @@ func (h *server) Exec(stream runtimev1.Runtime_ExecServer) error {
 	if first.GetStart().GetDetach() {
 		return nil
 	}
-	defer p.stdio.Close()
+	defer p.close()
 
-	// stdin: client messages until close_stdin or the end of its stream.
-	if w := p.stdio.StdinWriter(); w != nil {
-		go func() {
+	// stdin and resizes: client messages until close_stdin or the end of
+	// its stream.
+	resize := func(m *runtimev1.ExecInput) {
+		if p.con != nil && m.GetWidth() > 0 && m.GetHeight() > 0 && m.GetWidth() <= 0xffff && m.GetHeight() <= 0xffff {
+			_ = p.con.Resize(console.WinSize{Width: uint16(m.GetWidth()), Height: uint16(m.GetHeight())})
+		}
+	}
+	resize(first)
+	go func() {
+		w := p.stdin()
+		if w != nil {
 			defer w.Close()
-			for {
-				m, err := stream.Recv()
-				if err != nil {
-					return
-				}
-				if len(m.GetStdin()) > 0 {
-					if _, err := w.Write(m.GetStdin()); err != nil {
-						return
-					}
-				}
-				if m.GetCloseStdin() {
-					return
+		}
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				return
+			}
+			resize(m)
+			if w != nil && len(m.GetStdin()) > 0 {
+				if _, err := w.Write(m.GetStdin()); err != nil {
+					w = nil
 				}
 			}
-		}()
-	}
+			if m.GetCloseStdin() && w != nil {
+				w.Close()
+				w = nil
+			}
+		}
+	}()
 	var wg sync.WaitGroup
-	pump := func(r *os.File, stdout bool) {
+	pump := func(r io.Reader, stdout bool) {
 		defer wg.Done()
+		r = eofReader{r}
 		buf := make([]byte, 32<<10)
 		for {
 			n, err := r.Read(buf)
@@ -165,9 +242,10 @@ func (h *server) Exec(stream runtimev1.Runtime_ExecServer) error {
 			}
 		}
 	}
-	wg.Add(2)
-	go pump(p.stdio.StdoutReader(), true)
-	go pump(p.stdio.StderrReader(), false)
+	for stream, r := range p.outputs() {
+		wg.Add(1)
+		go pump(r, stream == ctrlog.Stdout)
+	}
 
 	var e runc.Exit
 	select {

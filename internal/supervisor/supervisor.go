@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -21,6 +22,8 @@ import (
 	"github.com/berth/container/internal/mount"
 	"github.com/berth/container/internal/oci"
 	"github.com/berth/container/internal/runc"
+	"github.com/containerd/console"
+	gorunc "github.com/containerd/go-runc"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -54,13 +57,18 @@ type supervisor struct {
 	startedAt time.Time
 	exit      *bundle.ExitStatus
 	exited    chan struct{} // closed once exit is recorded
-	deleted   bool
-	mounted   bool // we mounted the rootfs
-	stdio     *runc.PipeIO
-	logw      *ctrlog.Writer
-	spec      *specs.Spec // config.json, for Exec
-	execs     int         // exec processes started, for unique pid files
-	copies    sync.WaitGroup
+	// outputDone is closed when the container's output has ended.
+	outputDone chan struct{}
+	deleted    bool
+	mounted    bool // we mounted the rootfs
+	stdio      *runc.PipeIO
+	console    console.Console // the pty master with a terminal
+	stdin      io.Writer       // the container's stdin when kept open
+	subs       map[chan chunk]struct{}
+	logw       *ctrlog.Writer
+	spec       *specs.Spec // config.json, for Exec
+	execs      int         // exec processes started, for unique pid files
+	copies     sync.WaitGroup
 
 	shutdownOnce sync.Once
 	shutdown     chan struct{}
@@ -70,9 +78,11 @@ func newSupervisor(opt supervisorOpt) *supervisor {
 	return &supervisor{
 		id: opt.ID, bundle: opt.Bundle, state: opt.State, runc: opt.Runc, reaper: opt.Reaper,
 		initBinary: opt.InitBinary, log: opt.Log,
-		status:   runtimev1.Status_STATUS_UNCREATED,
-		exited:   make(chan struct{}),
-		shutdown: make(chan struct{}),
+		status:     runtimev1.Status_STATUS_UNCREATED,
+		exited:     make(chan struct{}),
+		outputDone: make(chan struct{}),
+		shutdown:   make(chan struct{}),
+		subs:       map[chan chunk]struct{}{},
 	}
 }
 
@@ -168,22 +178,39 @@ func (s *supervisor) create(ctx context.Context, req *runtimev1.CreateRequest) (
 		return 0, err
 	}
 	cleanups = append(cleanups, func() { _ = logw.Close() })
+	var stdio *runc.PipeIO
+	var consoleSock *gorunc.Socket
 	if spec.GetTerminal() {
-		return 0, fmt.Errorf("terminal: %w", errdefs.ErrNotImplemented)
+		if consoleSock, err = gorunc.NewTempConsoleSocket(); err != nil {
+			return 0, fmt.Errorf("console socket: %w", err)
+		}
+		defer consoleSock.Close()
+	} else {
+		stdio, err = runc.NewPipeIO(int(ociSpec.Process.User.UID), int(ociSpec.Process.User.GID), spec.GetStdin())
+		if err != nil {
+			return 0, err
+		}
+		cleanups = append(cleanups, func() { _ = stdio.Close() })
 	}
-	stdio, err := runc.NewPipeIO(int(ociSpec.Process.User.UID), int(ociSpec.Process.User.GID), spec.GetStdin())
-	if err != nil {
-		return 0, err
-	}
-	cleanups = append(cleanups, func() { _ = stdio.Close() })
 
 	pidFile := filepath.Join(s.state, initPid)
 	_ = os.Remove(pidFile)
-	if err := s.runc.Create(ctx, s.id, s.bundle.Dir, pidFile, stdio); err != nil {
+	var io gorunc.IO
+	if stdio != nil {
+		io = stdio
+	}
+	if err := s.runc.Create(ctx, s.id, s.bundle.Dir, pidFile, io, consoleSock); err != nil {
 		_ = s.runc.Delete(context.WithoutCancel(ctx), s.id, true)
 		return 0, err
 	}
 	cleanups = append(cleanups, func() { _ = s.runc.Delete(context.WithoutCancel(ctx), s.id, true) })
+	var con console.Console
+	if consoleSock != nil {
+		if con, err = consoleSock.ReceiveMaster(); err != nil {
+			return 0, fmt.Errorf("receive terminal: %w", err)
+		}
+		cleanups = append(cleanups, func() { _ = con.Close() })
+	}
 	pid, err := readPid(pidFile)
 	if err != nil {
 		return 0, err
@@ -192,21 +219,53 @@ func (s *supervisor) create(ctx context.Context, req *runtimev1.CreateRequest) (
 	s.mu.Lock()
 	s.status, s.pid, s.createdAt = runtimev1.Status_STATUS_CREATED, pid, time.Now()
 	s.mounted = len(req.GetRootfs()) > 0
-	s.stdio, s.logw, s.spec = stdio, logw, ociSpec
+	s.stdio, s.console, s.logw, s.spec = stdio, con, logw, ociSpec
+	switch {
+	case con != nil:
+		s.stdin = con
+	case stdio.StdinWriter() != nil:
+		s.stdin = stdio.StdinWriter()
+	}
 	s.mu.Unlock()
 
-	s.copies.Add(2)
-	go func() { defer s.copies.Done(); s.copyOut(logw, ctrlog.Stdout, stdio.StdoutReader()) }()
-	go func() { defer s.copies.Done(); s.copyOut(logw, ctrlog.Stderr, stdio.StderrReader()) }()
+	if con != nil {
+		s.copies.Add(1)
+		go func() { defer s.copies.Done(); s.copyOut(logw, ctrlog.Stdout, con) }()
+	} else {
+		s.copies.Add(2)
+		go func() { defer s.copies.Done(); s.copyOut(logw, ctrlog.Stdout, stdio.StdoutReader()) }()
+		go func() { defer s.copies.Done(); s.copyOut(logw, ctrlog.Stderr, stdio.StderrReader()) }()
+	}
+	go func() { s.copies.Wait(); close(s.outputDone) }()
 	go s.watch(pid)
 	s.log.Info("container created", "pid", pid)
 	return pid, nil
 }
 
-func (s *supervisor) copyOut(w *ctrlog.Writer, stream string, r *os.File) {
-	if err := w.Copy(stream, r); err != nil {
+// copyOut records r's output in the log and hands it to attached clients.
+func (s *supervisor) copyOut(w *ctrlog.Writer, stream string, r io.Reader) {
+	if err := w.Copy(stream, teeReader{r: r, s: s, stream: stream}); err != nil {
 		s.log.Error("copy container output", "err", err)
 	}
+}
+
+// teeReader broadcasts what it reads; a terminal's EIO (its slave side
+// closed) reads as EOF.
+type teeReader struct {
+	r      io.Reader
+	s      *supervisor
+	stream string
+}
+
+func (t teeReader) Read(p []byte) (int, error) {
+	n, err := t.r.Read(p)
+	if n > 0 {
+		t.s.broadcast(t.stream, p[:n])
+	}
+	if errors.Is(err, syscall.EIO) {
+		err = io.EOF
+	}
+	return n, err
 }
 
 // watch waits for the init process to be reaped and records its exit.
@@ -338,9 +397,12 @@ func (s *supervisor) delete(ctx context.Context, force bool) (*bundle.ExitStatus
 		s.copies.Wait()
 	}
 	s.mu.Lock()
-	logw, stdio, mounted := s.logw, s.stdio, s.mounted
-	s.logw, s.stdio = nil, nil
+	logw, stdio, con, mounted := s.logw, s.stdio, s.console, s.mounted
+	s.logw, s.stdio, s.console, s.stdin = nil, nil, nil, nil
 	s.mu.Unlock()
+	if con != nil {
+		_ = con.Close()
+	}
 	if logw != nil {
 		_ = logw.Close()
 	}

@@ -689,3 +689,90 @@ func TestExec(t *testing.T) {
 		t.Errorf("exec in a stopped container: %v", err)
 	}
 }
+
+func TestAttachAndTerminal(t *testing.T) {
+	integration(t)
+	for _, tc := range []struct {
+		name     string
+		terminal bool
+		script   string
+		want     []string
+	}{
+		{name: "pipes", script: `read x; echo "got $x"; echo oops >&2`, want: []string{"got hello\n", "oops\n"}},
+		{name: "terminal", terminal: true, script: `read x; stty size; tty; echo "got $x"`, want: []string{"40 100\r\n", "/dev/pts/0\r\n", "got hello\r\n"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := startSupervisor(t, nil)
+			spec := sh(tc.script)
+			spec.Stdin, spec.Terminal = true, tc.terminal
+			if _, err := h.api.Create(t.Context(), &runtimev1.CreateRequest{Spec: spec, Rootfs: h.rootfs()}); err != nil {
+				t.Fatalf("create: %v", err)
+			}
+			st, err := h.api.Attach(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.terminal {
+				if _, err := h.api.ResizePty(t.Context(), &runtimev1.ResizePtyRequest{Width: 100, Height: 40}); err != nil {
+					t.Fatalf("resize: %v", err)
+				}
+			} else if _, err := h.api.ResizePty(t.Context(), &runtimev1.ResizePtyRequest{Width: 100, Height: 40}); !errors.Is(errgrpc.ToNative(err), errdefs.ErrFailedPrecondition) {
+				t.Errorf("resize without a terminal: %v", err)
+			}
+			if _, err := h.api.Start(t.Context(), &runtimev1.StartRequest{}); err != nil {
+				t.Fatal(err)
+			}
+			st.Send(&runtimev1.AttachInput{Stdin: []byte("hello\n"), CloseStdin: true})
+			var stdout, stderr string
+			for {
+				m, err := st.Recv()
+				if err != nil {
+					break // io.EOF once the output ended
+				}
+				stdout += string(m.GetStdout())
+				stderr += string(m.GetStderr())
+			}
+			if e := h.wait(t); e.GetCode() != 0 {
+				t.Errorf("exit %+v", e)
+			}
+			all := stdout + stderr
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("attached output %q lacks %q", all, w)
+				}
+			}
+			if !tc.terminal && (stdout != "got hello\n" || stderr != "oops\n") {
+				t.Errorf("streams mixed: stdout %q stderr %q", stdout, stderr)
+			}
+			if logged := h.logs(t)[ctrlog.Stdout]; !strings.Contains(logged, tc.want[0]) {
+				t.Errorf("log %q lacks %q", logged, tc.want[0])
+			}
+		})
+	}
+}
+
+func TestExecTerminal(t *testing.T) {
+	integration(t)
+	h := startSupervisor(t, nil)
+	h.run(t, sh("echo up; sleep 60"))
+	waitLog(t, h, "up\n")
+	st, err := h.api.Exec(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.Send(&runtimev1.ExecInput{Start: &runtimev1.ExecProcess{Args: []string{"sh", "-c", "tty; stty size"}, Tty: true}, Width: 90, Height: 30})
+	var out string
+	for {
+		m, err := st.Recv()
+		if err != nil {
+			t.Fatalf("recv: %v (output %q)", err, out)
+		}
+		out += string(m.GetStdout())
+		if m.GetExit() != nil {
+			break
+		}
+	}
+	if !strings.Contains(out, "/dev/pts/") || !strings.Contains(out, "30 90") {
+		t.Errorf("exec tty output %q", out)
+	}
+}

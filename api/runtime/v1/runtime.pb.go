@@ -431,9 +431,10 @@ type ContainerSpec struct {
 	// image's own files are used).
 	ResolvConf []byte `protobuf:"bytes,23,opt,name=resolv_conf,json=resolvConf,proto3" json:"resolv_conf,omitempty"`
 	Hosts      []byte `protobuf:"bytes,24,opt,name=hosts,proto3" json:"hosts,omitempty"`
-	// Allocate a pseudo-terminal (not yet supported).
+	// Allocate a pseudo-terminal: the container's stdin, stdout and stderr
+	// are its slave side; its output is logged as stdout.
 	Terminal bool `protobuf:"varint,25,opt,name=terminal,proto3" json:"terminal,omitempty"`
-	// Keep stdin open (not yet supported).
+	// Keep stdin open for Attach (otherwise stdin is /dev/null).
 	Stdin         bool       `protobuf:"varint,26,opt,name=stdin,proto3" json:"stdin,omitempty"`
 	Log           *LogConfig `protobuf:"bytes,27,opt,name=log,proto3" json:"log,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -1385,7 +1386,7 @@ type ExecProcess struct {
 	User string `protobuf:"bytes,4,opt,name=user,proto3" json:"user,omitempty"`
 	// Keep stdin open for ExecInput.stdin.
 	Stdin bool `protobuf:"varint,5,opt,name=stdin,proto3" json:"stdin,omitempty"`
-	// Allocate a pseudo-terminal (not yet supported).
+	// Allocate a pseudo-terminal (output comes as stdout).
 	Tty bool `protobuf:"varint,6,opt,name=tty,proto3" json:"tty,omitempty"`
 	// Run in the background: output goes to the container log.
 	Detach        bool `protobuf:"varint,7,opt,name=detach,proto3" json:"detach,omitempty"`
@@ -1475,9 +1476,12 @@ func (x *ExecProcess) GetDetach() bool {
 type ExecInput struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// First message only.
-	Start         *ExecProcess `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
-	Stdin         []byte       `protobuf:"bytes,2,opt,name=stdin,proto3" json:"stdin,omitempty"`
-	CloseStdin    bool         `protobuf:"varint,3,opt,name=close_stdin,json=closeStdin,proto3" json:"close_stdin,omitempty"`
+	Start      *ExecProcess `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	Stdin      []byte       `protobuf:"bytes,2,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	CloseStdin bool         `protobuf:"varint,3,opt,name=close_stdin,json=closeStdin,proto3" json:"close_stdin,omitempty"`
+	// Terminal size, when non-zero (tty only).
+	Width         uint32 `protobuf:"varint,4,opt,name=width,proto3" json:"width,omitempty"`
+	Height        uint32 `protobuf:"varint,5,opt,name=height,proto3" json:"height,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1531,6 +1535,20 @@ func (x *ExecInput) GetCloseStdin() bool {
 		return x.CloseStdin
 	}
 	return false
+}
+
+func (x *ExecInput) GetWidth() uint32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *ExecInput) GetHeight() uint32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
 }
 
 type ExecOutput struct {
@@ -1601,6 +1619,216 @@ func (x *ExecOutput) GetExit() *ExitStatus {
 		return x.Exit
 	}
 	return nil
+}
+
+type AttachInput struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Stdin []byte                 `protobuf:"bytes,1,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	// Close the container's stdin (a pipe; ignored for a terminal).
+	CloseStdin bool `protobuf:"varint,2,opt,name=close_stdin,json=closeStdin,proto3" json:"close_stdin,omitempty"`
+	// Terminal size, when non-zero.
+	Width         uint32 `protobuf:"varint,3,opt,name=width,proto3" json:"width,omitempty"`
+	Height        uint32 `protobuf:"varint,4,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttachInput) Reset() {
+	*x = AttachInput{}
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachInput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachInput) ProtoMessage() {}
+
+func (x *AttachInput) ProtoReflect() protoreflect.Message {
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachInput.ProtoReflect.Descriptor instead.
+func (*AttachInput) Descriptor() ([]byte, []int) {
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *AttachInput) GetStdin() []byte {
+	if x != nil {
+		return x.Stdin
+	}
+	return nil
+}
+
+func (x *AttachInput) GetCloseStdin() bool {
+	if x != nil {
+		return x.CloseStdin
+	}
+	return false
+}
+
+func (x *AttachInput) GetWidth() uint32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *AttachInput) GetHeight() uint32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type AttachOutput struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Stdout        []byte                 `protobuf:"bytes,1,opt,name=stdout,proto3" json:"stdout,omitempty"`
+	Stderr        []byte                 `protobuf:"bytes,2,opt,name=stderr,proto3" json:"stderr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttachOutput) Reset() {
+	*x = AttachOutput{}
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachOutput) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachOutput) ProtoMessage() {}
+
+func (x *AttachOutput) ProtoReflect() protoreflect.Message {
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachOutput.ProtoReflect.Descriptor instead.
+func (*AttachOutput) Descriptor() ([]byte, []int) {
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *AttachOutput) GetStdout() []byte {
+	if x != nil {
+		return x.Stdout
+	}
+	return nil
+}
+
+func (x *AttachOutput) GetStderr() []byte {
+	if x != nil {
+		return x.Stderr
+	}
+	return nil
+}
+
+type ResizePtyRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Width         uint32                 `protobuf:"varint,1,opt,name=width,proto3" json:"width,omitempty"`
+	Height        uint32                 `protobuf:"varint,2,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResizePtyRequest) Reset() {
+	*x = ResizePtyRequest{}
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResizePtyRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResizePtyRequest) ProtoMessage() {}
+
+func (x *ResizePtyRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResizePtyRequest.ProtoReflect.Descriptor instead.
+func (*ResizePtyRequest) Descriptor() ([]byte, []int) {
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ResizePtyRequest) GetWidth() uint32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *ResizePtyRequest) GetHeight() uint32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type ResizePtyResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResizePtyResponse) Reset() {
+	*x = ResizePtyResponse{}
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResizePtyResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResizePtyResponse) ProtoMessage() {}
+
+func (x *ResizePtyResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResizePtyResponse.ProtoReflect.Descriptor instead.
+func (*ResizePtyResponse) Descriptor() ([]byte, []int) {
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{26}
 }
 
 var File_api_runtime_v1_runtime_proto protoreflect.FileDescriptor
@@ -1715,24 +1943,39 @@ const file_api_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x04user\x18\x04 \x01(\tR\x04user\x12\x14\n" +
 	"\x05stdin\x18\x05 \x01(\bR\x05stdin\x12\x10\n" +
 	"\x03tty\x18\x06 \x01(\bR\x03tty\x12\x16\n" +
-	"\x06detach\x18\a \x01(\bR\x06detach\"{\n" +
+	"\x06detach\x18\a \x01(\bR\x06detach\"\xa9\x01\n" +
 	"\tExecInput\x127\n" +
 	"\x05start\x18\x01 \x01(\v2!.container.runtime.v1.ExecProcessR\x05start\x12\x14\n" +
 	"\x05stdin\x18\x02 \x01(\fR\x05stdin\x12\x1f\n" +
 	"\vclose_stdin\x18\x03 \x01(\bR\n" +
-	"closeStdin\"\x84\x01\n" +
+	"closeStdin\x12\x14\n" +
+	"\x05width\x18\x04 \x01(\rR\x05width\x12\x16\n" +
+	"\x06height\x18\x05 \x01(\rR\x06height\"\x84\x01\n" +
 	"\n" +
 	"ExecOutput\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x16\n" +
 	"\x06stdout\x18\x02 \x01(\fR\x06stdout\x12\x16\n" +
 	"\x06stderr\x18\x03 \x01(\fR\x06stderr\x124\n" +
-	"\x04exit\x18\x04 \x01(\v2 .container.runtime.v1.ExitStatusR\x04exit*n\n" +
+	"\x04exit\x18\x04 \x01(\v2 .container.runtime.v1.ExitStatusR\x04exit\"r\n" +
+	"\vAttachInput\x12\x14\n" +
+	"\x05stdin\x18\x01 \x01(\fR\x05stdin\x12\x1f\n" +
+	"\vclose_stdin\x18\x02 \x01(\bR\n" +
+	"closeStdin\x12\x14\n" +
+	"\x05width\x18\x03 \x01(\rR\x05width\x12\x16\n" +
+	"\x06height\x18\x04 \x01(\rR\x06height\">\n" +
+	"\fAttachOutput\x12\x16\n" +
+	"\x06stdout\x18\x01 \x01(\fR\x06stdout\x12\x16\n" +
+	"\x06stderr\x18\x02 \x01(\fR\x06stderr\"@\n" +
+	"\x10ResizePtyRequest\x12\x14\n" +
+	"\x05width\x18\x01 \x01(\rR\x05width\x12\x16\n" +
+	"\x06height\x18\x02 \x01(\rR\x06height\"\x13\n" +
+	"\x11ResizePtyResponse*n\n" +
 	"\x06Status\x12\x12\n" +
 	"\x0eSTATUS_UNKNOWN\x10\x00\x12\x14\n" +
 	"\x10STATUS_UNCREATED\x10\x01\x12\x12\n" +
 	"\x0eSTATUS_CREATED\x10\x02\x12\x12\n" +
 	"\x0eSTATUS_RUNNING\x10\x03\x12\x12\n" +
-	"\x0eSTATUS_STOPPED\x10\x042\x9f\x05\n" +
+	"\x0eSTATUS_STOPPED\x10\x042\xd2\x06\n" +
 	"\aRuntime\x12S\n" +
 	"\x06Create\x12#.container.runtime.v1.CreateRequest\x1a$.container.runtime.v1.CreateResponse\x12P\n" +
 	"\x05Start\x12\".container.runtime.v1.StartRequest\x1a#.container.runtime.v1.StartResponse\x12P\n" +
@@ -1740,7 +1983,9 @@ const file_api_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x04Kill\x12!.container.runtime.v1.KillRequest\x1a\".container.runtime.v1.KillResponse\x12M\n" +
 	"\x04Wait\x12!.container.runtime.v1.WaitRequest\x1a\".container.runtime.v1.WaitResponse\x12S\n" +
 	"\x06Delete\x12#.container.runtime.v1.DeleteRequest\x1a$.container.runtime.v1.DeleteResponse\x12M\n" +
-	"\x04Exec\x12\x1f.container.runtime.v1.ExecInput\x1a .container.runtime.v1.ExecOutput(\x010\x01\x12Y\n" +
+	"\x04Exec\x12\x1f.container.runtime.v1.ExecInput\x1a .container.runtime.v1.ExecOutput(\x010\x01\x12S\n" +
+	"\x06Attach\x12!.container.runtime.v1.AttachInput\x1a\".container.runtime.v1.AttachOutput(\x010\x01\x12\\\n" +
+	"\tResizePty\x12&.container.runtime.v1.ResizePtyRequest\x1a'.container.runtime.v1.ResizePtyResponse\x12Y\n" +
 	"\bShutdown\x12%.container.runtime.v1.ShutdownRequest\x1a&.container.runtime.v1.ShutdownResponseB5Z3github.com/berth/container/api/runtime/v1;runtimev1b\x06proto3"
 
 var (
@@ -1756,7 +2001,7 @@ func file_api_runtime_v1_runtime_proto_rawDescGZIP() []byte {
 }
 
 var file_api_runtime_v1_runtime_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_api_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_api_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_api_runtime_v1_runtime_proto_goTypes = []any{
 	(Status)(0),                   // 0: container.runtime.v1.Status
 	(*ImageConfig)(nil),           // 1: container.runtime.v1.ImageConfig
@@ -1782,21 +2027,25 @@ var file_api_runtime_v1_runtime_proto_goTypes = []any{
 	(*ExecProcess)(nil),           // 21: container.runtime.v1.ExecProcess
 	(*ExecInput)(nil),             // 22: container.runtime.v1.ExecInput
 	(*ExecOutput)(nil),            // 23: container.runtime.v1.ExecOutput
-	nil,                           // 24: container.runtime.v1.ContainerSpec.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 25: google.protobuf.Timestamp
+	(*AttachInput)(nil),           // 24: container.runtime.v1.AttachInput
+	(*AttachOutput)(nil),          // 25: container.runtime.v1.AttachOutput
+	(*ResizePtyRequest)(nil),      // 26: container.runtime.v1.ResizePtyRequest
+	(*ResizePtyResponse)(nil),     // 27: container.runtime.v1.ResizePtyResponse
+	nil,                           // 28: container.runtime.v1.ContainerSpec.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
 }
 var file_api_runtime_v1_runtime_proto_depIdxs = []int32{
 	1,  // 0: container.runtime.v1.ContainerSpec.image:type_name -> container.runtime.v1.ImageConfig
-	24, // 1: container.runtime.v1.ContainerSpec.labels:type_name -> container.runtime.v1.ContainerSpec.LabelsEntry
+	28, // 1: container.runtime.v1.ContainerSpec.labels:type_name -> container.runtime.v1.ContainerSpec.LabelsEntry
 	3,  // 2: container.runtime.v1.ContainerSpec.ulimits:type_name -> container.runtime.v1.Ulimit
 	2,  // 3: container.runtime.v1.ContainerSpec.mounts:type_name -> container.runtime.v1.Mount
 	4,  // 4: container.runtime.v1.ContainerSpec.log:type_name -> container.runtime.v1.LogConfig
 	5,  // 5: container.runtime.v1.CreateRequest.spec:type_name -> container.runtime.v1.ContainerSpec
 	2,  // 6: container.runtime.v1.CreateRequest.rootfs:type_name -> container.runtime.v1.Mount
-	25, // 7: container.runtime.v1.ExitStatus.exited_at:type_name -> google.protobuf.Timestamp
+	29, // 7: container.runtime.v1.ExitStatus.exited_at:type_name -> google.protobuf.Timestamp
 	0,  // 8: container.runtime.v1.StateResponse.status:type_name -> container.runtime.v1.Status
-	25, // 9: container.runtime.v1.StateResponse.created_at:type_name -> google.protobuf.Timestamp
-	25, // 10: container.runtime.v1.StateResponse.started_at:type_name -> google.protobuf.Timestamp
+	29, // 9: container.runtime.v1.StateResponse.created_at:type_name -> google.protobuf.Timestamp
+	29, // 10: container.runtime.v1.StateResponse.started_at:type_name -> google.protobuf.Timestamp
 	11, // 11: container.runtime.v1.StateResponse.exit:type_name -> container.runtime.v1.ExitStatus
 	11, // 12: container.runtime.v1.WaitResponse.exit:type_name -> container.runtime.v1.ExitStatus
 	11, // 13: container.runtime.v1.DeleteResponse.exit:type_name -> container.runtime.v1.ExitStatus
@@ -1809,17 +2058,21 @@ var file_api_runtime_v1_runtime_proto_depIdxs = []int32{
 	15, // 20: container.runtime.v1.Runtime.Wait:input_type -> container.runtime.v1.WaitRequest
 	17, // 21: container.runtime.v1.Runtime.Delete:input_type -> container.runtime.v1.DeleteRequest
 	22, // 22: container.runtime.v1.Runtime.Exec:input_type -> container.runtime.v1.ExecInput
-	19, // 23: container.runtime.v1.Runtime.Shutdown:input_type -> container.runtime.v1.ShutdownRequest
-	7,  // 24: container.runtime.v1.Runtime.Create:output_type -> container.runtime.v1.CreateResponse
-	9,  // 25: container.runtime.v1.Runtime.Start:output_type -> container.runtime.v1.StartResponse
-	12, // 26: container.runtime.v1.Runtime.State:output_type -> container.runtime.v1.StateResponse
-	14, // 27: container.runtime.v1.Runtime.Kill:output_type -> container.runtime.v1.KillResponse
-	16, // 28: container.runtime.v1.Runtime.Wait:output_type -> container.runtime.v1.WaitResponse
-	18, // 29: container.runtime.v1.Runtime.Delete:output_type -> container.runtime.v1.DeleteResponse
-	23, // 30: container.runtime.v1.Runtime.Exec:output_type -> container.runtime.v1.ExecOutput
-	20, // 31: container.runtime.v1.Runtime.Shutdown:output_type -> container.runtime.v1.ShutdownResponse
-	24, // [24:32] is the sub-list for method output_type
-	16, // [16:24] is the sub-list for method input_type
+	24, // 23: container.runtime.v1.Runtime.Attach:input_type -> container.runtime.v1.AttachInput
+	26, // 24: container.runtime.v1.Runtime.ResizePty:input_type -> container.runtime.v1.ResizePtyRequest
+	19, // 25: container.runtime.v1.Runtime.Shutdown:input_type -> container.runtime.v1.ShutdownRequest
+	7,  // 26: container.runtime.v1.Runtime.Create:output_type -> container.runtime.v1.CreateResponse
+	9,  // 27: container.runtime.v1.Runtime.Start:output_type -> container.runtime.v1.StartResponse
+	12, // 28: container.runtime.v1.Runtime.State:output_type -> container.runtime.v1.StateResponse
+	14, // 29: container.runtime.v1.Runtime.Kill:output_type -> container.runtime.v1.KillResponse
+	16, // 30: container.runtime.v1.Runtime.Wait:output_type -> container.runtime.v1.WaitResponse
+	18, // 31: container.runtime.v1.Runtime.Delete:output_type -> container.runtime.v1.DeleteResponse
+	23, // 32: container.runtime.v1.Runtime.Exec:output_type -> container.runtime.v1.ExecOutput
+	25, // 33: container.runtime.v1.Runtime.Attach:output_type -> container.runtime.v1.AttachOutput
+	27, // 34: container.runtime.v1.Runtime.ResizePty:output_type -> container.runtime.v1.ResizePtyResponse
+	20, // 35: container.runtime.v1.Runtime.Shutdown:output_type -> container.runtime.v1.ShutdownResponse
+	26, // [26:36] is the sub-list for method output_type
+	16, // [16:26] is the sub-list for method input_type
 	16, // [16:16] is the sub-list for extension type_name
 	16, // [16:16] is the sub-list for extension extendee
 	0,  // [0:16] is the sub-list for field type_name
@@ -1837,7 +2090,7 @@ func file_api_runtime_v1_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_runtime_v1_runtime_proto_rawDesc), len(file_api_runtime_v1_runtime_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   24,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -39,14 +39,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Runtime_Create_FullMethodName   = "/container.runtime.v1.Runtime/Create"
-	Runtime_Start_FullMethodName    = "/container.runtime.v1.Runtime/Start"
-	Runtime_State_FullMethodName    = "/container.runtime.v1.Runtime/State"
-	Runtime_Kill_FullMethodName     = "/container.runtime.v1.Runtime/Kill"
-	Runtime_Wait_FullMethodName     = "/container.runtime.v1.Runtime/Wait"
-	Runtime_Delete_FullMethodName   = "/container.runtime.v1.Runtime/Delete"
-	Runtime_Exec_FullMethodName     = "/container.runtime.v1.Runtime/Exec"
-	Runtime_Shutdown_FullMethodName = "/container.runtime.v1.Runtime/Shutdown"
+	Runtime_Create_FullMethodName    = "/container.runtime.v1.Runtime/Create"
+	Runtime_Start_FullMethodName     = "/container.runtime.v1.Runtime/Start"
+	Runtime_State_FullMethodName     = "/container.runtime.v1.Runtime/State"
+	Runtime_Kill_FullMethodName      = "/container.runtime.v1.Runtime/Kill"
+	Runtime_Wait_FullMethodName      = "/container.runtime.v1.Runtime/Wait"
+	Runtime_Delete_FullMethodName    = "/container.runtime.v1.Runtime/Delete"
+	Runtime_Exec_FullMethodName      = "/container.runtime.v1.Runtime/Exec"
+	Runtime_Attach_FullMethodName    = "/container.runtime.v1.Runtime/Attach"
+	Runtime_ResizePty_FullMethodName = "/container.runtime.v1.Runtime/ResizePty"
+	Runtime_Shutdown_FullMethodName  = "/container.runtime.v1.Runtime/Shutdown"
 )
 
 // RuntimeClient is the client API for Runtime service.
@@ -82,6 +84,15 @@ type RuntimeClient interface {
 	// A detached process's output goes to the container log instead, and
 	// the stream ends right after the pid.
 	Exec(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecInput, ExecOutput], error)
+	// Attach connects to the container's stdio while it is created or
+	// running: stdin data (when the spec kept stdin open) and terminal
+	// resizes in; the container's output from the moment of attaching out
+	// (earlier output is in the log). Attach before Start to see everything.
+	// The server ends the stream when the container's output ends; output a
+	// slow client cannot take is dropped from its stream (never from the log).
+	Attach(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AttachInput, AttachOutput], error)
+	// ResizePty sets the size of the container's terminal.
+	ResizePty(ctx context.Context, in *ResizePtyRequest, opts ...grpc.CallOption) (*ResizePtyResponse, error)
 	// Shutdown makes the supervisor exit after answering. If the container is
 	// still running it is an error (FailedPrecondition) unless force, which
 	// kills and deletes it first.
@@ -169,6 +180,29 @@ func (c *runtimeClient) Exec(ctx context.Context, opts ...grpc.CallOption) (grpc
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Runtime_ExecClient = grpc.BidiStreamingClient[ExecInput, ExecOutput]
 
+func (c *runtimeClient) Attach(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AttachInput, AttachOutput], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Runtime_ServiceDesc.Streams[1], Runtime_Attach_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[AttachInput, AttachOutput]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Runtime_AttachClient = grpc.BidiStreamingClient[AttachInput, AttachOutput]
+
+func (c *runtimeClient) ResizePty(ctx context.Context, in *ResizePtyRequest, opts ...grpc.CallOption) (*ResizePtyResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResizePtyResponse)
+	err := c.cc.Invoke(ctx, Runtime_ResizePty_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *runtimeClient) Shutdown(ctx context.Context, in *ShutdownRequest, opts ...grpc.CallOption) (*ShutdownResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ShutdownResponse)
@@ -212,6 +246,15 @@ type RuntimeServer interface {
 	// A detached process's output goes to the container log instead, and
 	// the stream ends right after the pid.
 	Exec(grpc.BidiStreamingServer[ExecInput, ExecOutput]) error
+	// Attach connects to the container's stdio while it is created or
+	// running: stdin data (when the spec kept stdin open) and terminal
+	// resizes in; the container's output from the moment of attaching out
+	// (earlier output is in the log). Attach before Start to see everything.
+	// The server ends the stream when the container's output ends; output a
+	// slow client cannot take is dropped from its stream (never from the log).
+	Attach(grpc.BidiStreamingServer[AttachInput, AttachOutput]) error
+	// ResizePty sets the size of the container's terminal.
+	ResizePty(context.Context, *ResizePtyRequest) (*ResizePtyResponse, error)
 	// Shutdown makes the supervisor exit after answering. If the container is
 	// still running it is an error (FailedPrecondition) unless force, which
 	// kills and deletes it first.
@@ -246,6 +289,12 @@ func (UnimplementedRuntimeServer) Delete(context.Context, *DeleteRequest) (*Dele
 }
 func (UnimplementedRuntimeServer) Exec(grpc.BidiStreamingServer[ExecInput, ExecOutput]) error {
 	return status.Errorf(codes.Unimplemented, "method Exec not implemented")
+}
+func (UnimplementedRuntimeServer) Attach(grpc.BidiStreamingServer[AttachInput, AttachOutput]) error {
+	return status.Errorf(codes.Unimplemented, "method Attach not implemented")
+}
+func (UnimplementedRuntimeServer) ResizePty(context.Context, *ResizePtyRequest) (*ResizePtyResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ResizePty not implemented")
 }
 func (UnimplementedRuntimeServer) Shutdown(context.Context, *ShutdownRequest) (*ShutdownResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Shutdown not implemented")
@@ -386,6 +435,31 @@ func _Runtime_Exec_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Runtime_ExecServer = grpc.BidiStreamingServer[ExecInput, ExecOutput]
 
+func _Runtime_Attach_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(RuntimeServer).Attach(&grpc.GenericServerStream[AttachInput, AttachOutput]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Runtime_AttachServer = grpc.BidiStreamingServer[AttachInput, AttachOutput]
+
+func _Runtime_ResizePty_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResizePtyRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RuntimeServer).ResizePty(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Runtime_ResizePty_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RuntimeServer).ResizePty(ctx, req.(*ResizePtyRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Runtime_Shutdown_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ShutdownRequest)
 	if err := dec(in); err != nil {
@@ -436,6 +510,10 @@ var Runtime_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Runtime_Delete_Handler,
 		},
 		{
+			MethodName: "ResizePty",
+			Handler:    _Runtime_ResizePty_Handler,
+		},
+		{
 			MethodName: "Shutdown",
 			Handler:    _Runtime_Shutdown_Handler,
 		},
@@ -444,6 +522,12 @@ var Runtime_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Exec",
 			Handler:       _Runtime_Exec_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "Attach",
+			Handler:       _Runtime_Attach_Handler,
 			ServerStreams: true,
 			ClientStreams: true,
 		},
