@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2"
@@ -124,9 +125,30 @@ func describeTOMLError(err error) string {
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
 		row, col := de.Position()
-		return fmt.Sprintf("line %d column %d: %s", row, col, de.Error())
+		msg := strings.TrimPrefix(de.Error(), "toml: ")
+		if m := typeMismatchRE.FindStringSubmatch(msg); m != nil && len(de.Key()) > 0 {
+			msg = fmt.Sprintf("%s: want %s, got %s", strings.Join(de.Key(), "."), tomlKind(m[2]), m[1])
+		}
+		return fmt.Sprintf("line %d column %d: %s", row, col, msg)
 	}
-	return err.Error()
+	return strings.TrimPrefix(err.Error(), "toml: ")
+}
+
+// typeMismatchRE matches go-toml's message for a value of the wrong type,
+// which names Go types; describeTOMLError rewrites it in TOML terms.
+var typeMismatchRE = regexp.MustCompile(`^cannot decode TOML (\w+) into struct field \S+ of type (\S+)$`)
+
+// tomlKind names the TOML kind a Go field type of Config expects.
+func tomlKind(goType string) string {
+	switch {
+	case goType == "bool":
+		return "a boolean"
+	case goType == "string", strings.HasSuffix(goType, "ServiceType"):
+		return "a string"
+	case strings.HasPrefix(goType, "[]"):
+		return "an array"
+	}
+	return "a table"
 }
 
 // CLI reports whether c describes a CLI plugin (no [servicesConfig]).

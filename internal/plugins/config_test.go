@@ -72,6 +72,14 @@ func TestParseConfigNamesUnknownKey(t *testing.T) {
 	}
 }
 
+func TestParseConfigTypeErrorInTOMLTerms(t *testing.T) {
+	_, err := ParseConfig([]byte("abstract = \"x\"\n[servicesConfig]\nloadAtBoot = \"yes\"\n"))
+	want := "line 3 column 14: servicesConfig.loadAtBoot: want a boolean, got string"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error = %v, want it to contain %q", err, want)
+	}
+}
+
 func FuzzParseConfig(f *testing.F) {
 	for _, s := range []string{
 		`abstract = "x"`,
