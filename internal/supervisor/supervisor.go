@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"debug/elf"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -152,6 +153,11 @@ func (s *supervisor) create(ctx context.Context, req *runtimev1.CreateRequest) (
 		}
 	}
 
+	if spec.GetInit() {
+		if err := staticBinary(s.initBinary); err != nil {
+			return 0, err
+		}
+	}
 	cg2 := cgroup2()
 	ociSpec, err := oci.Build(oci.Input{
 		ID: s.id, Spec: spec, Rootfs: rootfs, Bundle: s.bundle.Dir, InitBinary: s.initBinary,
@@ -477,4 +483,20 @@ func readPid(path string) (int, error) {
 
 func statusName(s runtimev1.Status) string {
 	return strings.ToLower(strings.TrimPrefix(s.String(), "STATUS_"))
+}
+
+// staticBinary checks that the init binary can run in any rootfs: it must
+// have no ELF interpreter (build with CGO_ENABLED=0, as `make build` does).
+func staticBinary(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return fmt.Errorf("init binary %q: %w", path, err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("--init needs a statically linked %s (build it with CGO_ENABLED=0): %w", filepath.Base(path), errdefs.ErrFailedPrecondition)
+		}
+	}
+	return nil
 }
