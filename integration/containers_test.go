@@ -445,6 +445,11 @@ func TestContainerReattachAfterCrash(t *testing.T) {
 	if err != nil || c.State.Status != "stopped" || c.State.ExitCode != 143 {
 		t.Fatalf("stop after restart: %+v, %v", c.State, err)
 	}
+	// A graceful apiserver restart leaves containers running too.
+	d.Restart(t)
+	if c, err := d.Client.GetContainer(t.Context(), ids[2]); err != nil || c.State.Status != "running" {
+		t.Fatalf("after a graceful restart: %+v, %v", c.State, err)
+	}
 	// A supervisor killed with SIGKILL: the container shows stopped with
 	// an error, and delete -f still cleans everything.
 	{
