@@ -98,6 +98,7 @@ type harness struct {
 	id, base, bundle, state string
 	api                     runtimev1.RuntimeClient
 	conn                    *grpc.ClientConn
+	spawner                 *exec.Cmd // the process that ran serve, when not serve itself
 }
 
 func integration(t *testing.T) {
@@ -136,6 +137,8 @@ func startSupervisor(t *testing.T, spawner func(args []string) *exec.Cmd) *harne
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		h.spawner = cmd
+		t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			if _, err := os.Stat(filepath.Join(h.state, SocketFile)); err == nil {
@@ -413,13 +416,11 @@ func TestSurvivesParentAndCleansUp(t *testing.T) {
 		return exec.Command("/bin/sh", append([]string{"-c", `"$0" "$@" && exec sleep 60`, supervisorBin}, args...)...)
 	})
 	pid := h.run(t, sh("echo up; sleep 60"))
-	// Kill the whole spawning side.
-	parents := findProcs(t, func(cmdline string) bool { return strings.HasPrefix(cmdline, "sleep 60") })
-	for _, p := range parents {
-		if p != pid {
-			_ = syscall.Kill(p, syscall.SIGKILL)
-		}
+	// SIGKILL the spawning side (it stands in for the apiserver).
+	if err := h.spawner.Process.Kill(); err != nil {
+		t.Fatal(err)
 	}
+	_ = h.spawner.Wait()
 	time.Sleep(200 * time.Millisecond)
 	s, err := h.api.State(t.Context(), &runtimev1.StateRequest{})
 	if err != nil || s.GetStatus() != runtimev1.Status_STATUS_RUNNING || int(s.GetPid()) != pid {
@@ -469,22 +470,6 @@ func alive(pid int) bool {
 	}
 	i := bytes.LastIndexByte(data, ')')
 	return i < 0 || i+2 >= len(data) || data[i+2] != 'Z'
-}
-
-func findProcs(t *testing.T, match func(cmdline string) bool) []int {
-	entries, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && match(strings.ReplaceAll(string(data), "\x00", " ")) {
-			out = append(out, pid)
-		}
-	}
-	return out
 }
 
 func TestServeErrors(t *testing.T) {
