@@ -229,6 +229,26 @@ type lineReader struct {
 	buf        []byte
 	start, end int
 	off        int64 // bytes read from f
+	ts         tsCache
+}
+
+// tsCache remembers the last parsed timestamp: the writer stamps every
+// line of one read with the same time, so runs of lines share it.
+type tsCache struct {
+	raw []byte
+	t   time.Time
+}
+
+func (c *tsCache) parse(b []byte) (time.Time, bool) {
+	if len(c.raw) > 0 && bytes.Equal(b, c.raw) {
+		return c.t, true
+	}
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		return time.Time{}, false
+	}
+	c.raw, c.t = append(c.raw[:0], b...), t
+	return t, true
 }
 
 // each decodes every complete line available now. With final, a trailing
@@ -246,7 +266,7 @@ func (r *lineReader) each(keep func(*Entry) (bool, error), emit func(Entry) erro
 			}
 			line := r.buf[r.start : r.start+i]
 			r.start += i + 1
-			if err := decodeEmit(line, &e, keep, emit); err != nil {
+			if err := r.decodeEmit(line, &e, keep, emit); err != nil {
 				return err
 			}
 		}
@@ -271,7 +291,7 @@ func (r *lineReader) each(keep func(*Entry) (bool, error), emit func(Entry) erro
 			if final && r.end > 0 {
 				line := r.buf[:r.end]
 				r.end = 0
-				return decodeEmit(line, &e, keep, emit)
+				return r.decodeEmit(line, &e, keep, emit)
 			}
 			return nil
 		}
@@ -279,8 +299,8 @@ func (r *lineReader) each(keep func(*Entry) (bool, error), emit func(Entry) erro
 	}
 }
 
-func decodeEmit(line []byte, e *Entry, keep func(*Entry) (bool, error), emit func(Entry) error) error {
-	if !DecodeEntry(line, e) {
+func (r *lineReader) decodeEmit(line []byte, e *Entry, keep func(*Entry) (bool, error), emit func(Entry) error) error {
+	if !decodeEntry(line, e, &r.ts) {
 		return nil
 	}
 	ok, err := keep(e)
@@ -293,6 +313,10 @@ func decodeEmit(line []byte, e *Entry, keep func(*Entry) (bool, error), emit fun
 // DecodeEntry decodes one log line (without its newline) into e, reusing
 // e.Line's storage. It reports false for a line that is not a log entry.
 func DecodeEntry(line []byte, e *Entry) bool {
+	return decodeEntry(line, e, &tsCache{})
+}
+
+func decodeEntry(line []byte, e *Entry, ts *tsCache) bool {
 	// Fast path for the exact form AppendEntry writes.
 	const prefix = `{"log":"`
 	if bytes.HasPrefix(line, []byte(prefix)) {
@@ -310,7 +334,7 @@ func DecodeEntry(line []byte, e *Entry) bool {
 			if stream != "" {
 				rest = rest[len(`,"stream":"stdout","time":"`):]
 				if len(rest) > 2 && bytes.HasSuffix(rest, []byte(`"}`)) {
-					if t, err := time.Parse(time.RFC3339Nano, string(rest[:len(rest)-2])); err == nil {
+					if t, ok := ts.parse(rest[:len(rest)-2]); ok {
 						e.Stream, e.Time, e.Line = stream, t, out
 						return true
 					}
