@@ -249,6 +249,9 @@ func TestContainerRun(t *testing.T) {
 		}
 		cli(t, d, 1, "create", "--name", "ghost", "--restart", "sometimes", img)
 		cli(t, d, 1, "create", "--name", "bad/name", img)
+		if _, errOut, code := d.CLI(t, "create", "--name", "ghost", "--runtime", "nosuch", img); code != 1 || !strings.Contains(errOut, "not found") {
+			t.Fatalf("create with an unknown runtime: %d %q", code, errOut)
+		}
 		if _, err := os.Stat(filepath.Join(d.Root, "containers", "ghost")); err == nil {
 			t.Fatal("bundle of the failed create left behind")
 		}

@@ -54,6 +54,9 @@ type TaskState struct {
 
 // Runtime drives per-container supervisors (internal/runtime).
 type Runtime interface {
+	// Check reports whether the runtime plugin called name can be used
+	// (ErrNotFound when there is no such plugin).
+	Check(name string) error
 	// Create spawns the supervisor for id and creates the container in it.
 	Create(ctx context.Context, id string, spec TaskSpec) error
 	// Start runs the created container and returns its pid.

@@ -189,6 +189,9 @@ func (s *Service) Create(ctx context.Context, name string, spec Spec) (_ Contain
 	if spec.Restart == "" {
 		spec.Restart = "no"
 	}
+	if err := s.runtime.Check(spec.Runtime); err != nil {
+		return Container{}, err
+	}
 	// Reserve the id: a concurrent Create of the same name fails here.
 	s.mu.Lock()
 	if s.creating[id] {

@@ -124,6 +124,12 @@ func (r *fakeRuntime) Create(_ context.Context, id string, _ TaskSpec) error {
 	return nil
 }
 func (r *fakeRuntime) Start(context.Context, string) (int, error) { return 1234, nil }
+func (r *fakeRuntime) Check(name string) error {
+	if name != DefaultRuntime {
+		return fmt.Errorf("runtime plugin %q: %w", name, errdefs.ErrNotFound)
+	}
+	return nil
+}
 func (r *fakeRuntime) Kill(_ context.Context, id string, sig syscall.Signal, _ bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -219,6 +225,7 @@ func TestCreateFailureLeavesNothing(t *testing.T) {
 		{name: "no image", ctr: "a", spec: Spec{Image: "nosuch"}, err: errdefs.ErrNotFound},
 		{name: "bad restart", ctr: "a", spec: Spec{Image: "busybox", Restart: "sometimes"}, err: errdefs.ErrInvalidArgument},
 		{name: "bad signal", ctr: "a", spec: Spec{Image: "busybox", StopSignal: "SIGNOPE"}, err: errdefs.ErrInvalidArgument},
+		{name: "unknown runtime", ctr: "a", spec: Spec{Image: "busybox", Runtime: "nosuch"}, err: errdefs.ErrNotFound},
 		{name: "bad tmpfs", ctr: "a", spec: Spec{Image: "busybox", Tmpfs: []string{"rel"}}, err: errdefs.ErrInvalidArgument},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

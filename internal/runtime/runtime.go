@@ -106,6 +106,12 @@ func (r *Runtime) binary(name string) (string, error) {
 	return bin, nil
 }
 
+// Check reports whether the runtime plugin called name can be spawned.
+func (r *Runtime) Check(name string) error {
+	_, err := r.binary(name)
+	return err
+}
+
 // Create spawns the supervisor for id and creates the container in it.
 func (r *Runtime) Create(ctx context.Context, id string, ts containers.TaskSpec) (retErr error) {
 	bin, err := r.binary(ts.Runtime)
