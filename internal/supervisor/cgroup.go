@@ -112,3 +112,49 @@ func removeCgroups(id string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// stats is a cgroup usage sample.
+type stats struct {
+	cpuNs, memUsage, memLimit, pids uint64
+}
+
+// readStats reads the container's usage from whichever hierarchy has it:
+// pure v2 (cpu.stat, memory.current, memory.max, pids.current) or v1
+// (cpuacct.usage, memory.usage_in_bytes, memory.limit_in_bytes, pids.current).
+func readStats(id string) (stats, error) {
+	rel := filepath.Join("container", id)
+	if cgroup2() {
+		dir := filepath.Join(cgroupRoot, rel)
+		if _, err := os.Stat(dir); err != nil {
+			return stats{}, fmt.Errorf("cgroup of %q: %w", id, err)
+		}
+		var st stats
+		if us, ok := counter(filepath.Join(dir, "cpu.stat"), "usage_usec"); ok {
+			st.cpuNs = us * 1000
+		}
+		st.memUsage, _ = readUintFile(filepath.Join(dir, "memory.current"))
+		st.memLimit, _ = readUintFile(filepath.Join(dir, "memory.max")) // "max" reads as 0
+		st.pids, _ = readUintFile(filepath.Join(dir, "pids.current"))
+		return st, nil
+	}
+	var st stats
+	var err error
+	if st.cpuNs, err = readUintFile(filepath.Join(cgroupRoot, "cpuacct", rel, "cpuacct.usage")); err != nil {
+		return stats{}, fmt.Errorf("cgroup of %q: %w", id, err)
+	}
+	st.memUsage, _ = readUintFile(filepath.Join(cgroupRoot, "memory", rel, "memory.usage_in_bytes"))
+	st.memLimit, _ = readUintFile(filepath.Join(cgroupRoot, "memory", rel, "memory.limit_in_bytes"))
+	if st.memLimit >= 1<<62 {
+		st.memLimit = 0 // v1 writes "unlimited" as a page-rounded max int64
+	}
+	st.pids, _ = readUintFile(filepath.Join(cgroupRoot, "pids", rel, "pids.current"))
+	return st, nil
+}
+
+func readUintFile(path string) (uint64, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseUint(strings.TrimSpace(string(data)), 10, 64)
+}

@@ -2,9 +2,11 @@ package supervisor
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	runtimev1 "github.com/berth/container/api/runtime/v1"
+	"github.com/berth/container/errdefs"
 	"github.com/berth/container/internal/bundle"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
@@ -80,4 +82,18 @@ func timestamp(t time.Time) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamppb.New(t)
+}
+
+func (h *server) Stats(context.Context, *runtimev1.StatsRequest) (*runtimev1.StatsResponse, error) {
+	if h.s.idle() {
+		return nil, fmt.Errorf("container %q is not running: %w", h.s.id, errdefs.ErrFailedPrecondition)
+	}
+	st, err := readStats(h.s.id)
+	if err != nil {
+		return nil, err
+	}
+	return &runtimev1.StatsResponse{
+		CpuUsageNs: st.cpuNs, MemoryUsage: st.memUsage, MemoryLimit: st.memLimit, Pids: st.pids,
+		ReadAt: timestamppb.Now(),
+	}, nil
 }

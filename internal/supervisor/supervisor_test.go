@@ -390,12 +390,17 @@ func TestSecurityAndLimits(t *testing.T) {
 	}
 }
 
-func TestCPUQuota(t *testing.T) {
+func TestCPUQuotaAndStats(t *testing.T) {
 	integration(t)
 	h := startSupervisor(t, nil)
 	spec := sh("sleep 60")
 	spec.Cpus = 0.5
+	spec.Memory = 64 << 20
 	h.run(t, spec)
+	st, err := h.api.Stats(t.Context(), &runtimev1.StatsRequest{})
+	if err != nil || st.GetPids() < 1 || st.GetMemoryLimit() != 64<<20 || st.GetMemoryUsage() == 0 || st.GetCpuUsageNs() == 0 {
+		t.Errorf("stats = %v, %v", st, err)
+	}
 	var quota string
 	if data, err := os.ReadFile(filepath.Join(cgroupRoot, "cpu", "container", h.id, "cpu.cfs_quota_us")); err == nil {
 		quota = strings.TrimSpace(string(data))

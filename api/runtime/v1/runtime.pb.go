@@ -1831,6 +1831,122 @@ func (*ResizePtyResponse) Descriptor() ([]byte, []int) {
 	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{26}
 }
 
+type StatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatsRequest) Reset() {
+	*x = StatsRequest{}
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatsRequest) ProtoMessage() {}
+
+func (x *StatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
+func (*StatsRequest) Descriptor() ([]byte, []int) {
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{27}
+}
+
+type StatsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// CPU time used so far, in nanoseconds.
+	CpuUsageNs uint64 `protobuf:"varint,1,opt,name=cpu_usage_ns,json=cpuUsageNs,proto3" json:"cpu_usage_ns,omitempty"`
+	// Memory in use, in bytes (page cache included, as the cgroup counts it).
+	MemoryUsage uint64 `protobuf:"varint,2,opt,name=memory_usage,json=memoryUsage,proto3" json:"memory_usage,omitempty"`
+	// Memory limit in bytes; 0 when unlimited.
+	MemoryLimit uint64 `protobuf:"varint,3,opt,name=memory_limit,json=memoryLimit,proto3" json:"memory_limit,omitempty"`
+	// Number of processes (tasks) in the container.
+	Pids          uint64                 `protobuf:"varint,4,opt,name=pids,proto3" json:"pids,omitempty"`
+	ReadAt        *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=read_at,json=readAt,proto3" json:"read_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatsResponse) Reset() {
+	*x = StatsResponse{}
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatsResponse) ProtoMessage() {}
+
+func (x *StatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
+func (*StatsResponse) Descriptor() ([]byte, []int) {
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *StatsResponse) GetCpuUsageNs() uint64 {
+	if x != nil {
+		return x.CpuUsageNs
+	}
+	return 0
+}
+
+func (x *StatsResponse) GetMemoryUsage() uint64 {
+	if x != nil {
+		return x.MemoryUsage
+	}
+	return 0
+}
+
+func (x *StatsResponse) GetMemoryLimit() uint64 {
+	if x != nil {
+		return x.MemoryLimit
+	}
+	return 0
+}
+
+func (x *StatsResponse) GetPids() uint64 {
+	if x != nil {
+		return x.Pids
+	}
+	return 0
+}
+
+func (x *StatsResponse) GetReadAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReadAt
+	}
+	return nil
+}
+
 var File_api_runtime_v1_runtime_proto protoreflect.FileDescriptor
 
 const file_api_runtime_v1_runtime_proto_rawDesc = "" +
@@ -1969,13 +2085,21 @@ const file_api_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x10ResizePtyRequest\x12\x14\n" +
 	"\x05width\x18\x01 \x01(\rR\x05width\x12\x16\n" +
 	"\x06height\x18\x02 \x01(\rR\x06height\"\x13\n" +
-	"\x11ResizePtyResponse*n\n" +
+	"\x11ResizePtyResponse\"\x0e\n" +
+	"\fStatsRequest\"\xc0\x01\n" +
+	"\rStatsResponse\x12 \n" +
+	"\fcpu_usage_ns\x18\x01 \x01(\x04R\n" +
+	"cpuUsageNs\x12!\n" +
+	"\fmemory_usage\x18\x02 \x01(\x04R\vmemoryUsage\x12!\n" +
+	"\fmemory_limit\x18\x03 \x01(\x04R\vmemoryLimit\x12\x12\n" +
+	"\x04pids\x18\x04 \x01(\x04R\x04pids\x123\n" +
+	"\aread_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x06readAt*n\n" +
 	"\x06Status\x12\x12\n" +
 	"\x0eSTATUS_UNKNOWN\x10\x00\x12\x14\n" +
 	"\x10STATUS_UNCREATED\x10\x01\x12\x12\n" +
 	"\x0eSTATUS_CREATED\x10\x02\x12\x12\n" +
 	"\x0eSTATUS_RUNNING\x10\x03\x12\x12\n" +
-	"\x0eSTATUS_STOPPED\x10\x042\xd2\x06\n" +
+	"\x0eSTATUS_STOPPED\x10\x042\xa4\a\n" +
 	"\aRuntime\x12S\n" +
 	"\x06Create\x12#.container.runtime.v1.CreateRequest\x1a$.container.runtime.v1.CreateResponse\x12P\n" +
 	"\x05Start\x12\".container.runtime.v1.StartRequest\x1a#.container.runtime.v1.StartResponse\x12P\n" +
@@ -1985,7 +2109,8 @@ const file_api_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x06Delete\x12#.container.runtime.v1.DeleteRequest\x1a$.container.runtime.v1.DeleteResponse\x12M\n" +
 	"\x04Exec\x12\x1f.container.runtime.v1.ExecInput\x1a .container.runtime.v1.ExecOutput(\x010\x01\x12S\n" +
 	"\x06Attach\x12!.container.runtime.v1.AttachInput\x1a\".container.runtime.v1.AttachOutput(\x010\x01\x12\\\n" +
-	"\tResizePty\x12&.container.runtime.v1.ResizePtyRequest\x1a'.container.runtime.v1.ResizePtyResponse\x12Y\n" +
+	"\tResizePty\x12&.container.runtime.v1.ResizePtyRequest\x1a'.container.runtime.v1.ResizePtyResponse\x12P\n" +
+	"\x05Stats\x12\".container.runtime.v1.StatsRequest\x1a#.container.runtime.v1.StatsResponse\x12Y\n" +
 	"\bShutdown\x12%.container.runtime.v1.ShutdownRequest\x1a&.container.runtime.v1.ShutdownResponseB5Z3github.com/berth/container/api/runtime/v1;runtimev1b\x06proto3"
 
 var (
@@ -2001,7 +2126,7 @@ func file_api_runtime_v1_runtime_proto_rawDescGZIP() []byte {
 }
 
 var file_api_runtime_v1_runtime_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_api_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_api_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_api_runtime_v1_runtime_proto_goTypes = []any{
 	(Status)(0),                   // 0: container.runtime.v1.Status
 	(*ImageConfig)(nil),           // 1: container.runtime.v1.ImageConfig
@@ -2031,51 +2156,56 @@ var file_api_runtime_v1_runtime_proto_goTypes = []any{
 	(*AttachOutput)(nil),          // 25: container.runtime.v1.AttachOutput
 	(*ResizePtyRequest)(nil),      // 26: container.runtime.v1.ResizePtyRequest
 	(*ResizePtyResponse)(nil),     // 27: container.runtime.v1.ResizePtyResponse
-	nil,                           // 28: container.runtime.v1.ContainerSpec.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
+	(*StatsRequest)(nil),          // 28: container.runtime.v1.StatsRequest
+	(*StatsResponse)(nil),         // 29: container.runtime.v1.StatsResponse
+	nil,                           // 30: container.runtime.v1.ContainerSpec.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
 }
 var file_api_runtime_v1_runtime_proto_depIdxs = []int32{
 	1,  // 0: container.runtime.v1.ContainerSpec.image:type_name -> container.runtime.v1.ImageConfig
-	28, // 1: container.runtime.v1.ContainerSpec.labels:type_name -> container.runtime.v1.ContainerSpec.LabelsEntry
+	30, // 1: container.runtime.v1.ContainerSpec.labels:type_name -> container.runtime.v1.ContainerSpec.LabelsEntry
 	3,  // 2: container.runtime.v1.ContainerSpec.ulimits:type_name -> container.runtime.v1.Ulimit
 	2,  // 3: container.runtime.v1.ContainerSpec.mounts:type_name -> container.runtime.v1.Mount
 	4,  // 4: container.runtime.v1.ContainerSpec.log:type_name -> container.runtime.v1.LogConfig
 	5,  // 5: container.runtime.v1.CreateRequest.spec:type_name -> container.runtime.v1.ContainerSpec
 	2,  // 6: container.runtime.v1.CreateRequest.rootfs:type_name -> container.runtime.v1.Mount
-	29, // 7: container.runtime.v1.ExitStatus.exited_at:type_name -> google.protobuf.Timestamp
+	31, // 7: container.runtime.v1.ExitStatus.exited_at:type_name -> google.protobuf.Timestamp
 	0,  // 8: container.runtime.v1.StateResponse.status:type_name -> container.runtime.v1.Status
-	29, // 9: container.runtime.v1.StateResponse.created_at:type_name -> google.protobuf.Timestamp
-	29, // 10: container.runtime.v1.StateResponse.started_at:type_name -> google.protobuf.Timestamp
+	31, // 9: container.runtime.v1.StateResponse.created_at:type_name -> google.protobuf.Timestamp
+	31, // 10: container.runtime.v1.StateResponse.started_at:type_name -> google.protobuf.Timestamp
 	11, // 11: container.runtime.v1.StateResponse.exit:type_name -> container.runtime.v1.ExitStatus
 	11, // 12: container.runtime.v1.WaitResponse.exit:type_name -> container.runtime.v1.ExitStatus
 	11, // 13: container.runtime.v1.DeleteResponse.exit:type_name -> container.runtime.v1.ExitStatus
 	21, // 14: container.runtime.v1.ExecInput.start:type_name -> container.runtime.v1.ExecProcess
 	11, // 15: container.runtime.v1.ExecOutput.exit:type_name -> container.runtime.v1.ExitStatus
-	6,  // 16: container.runtime.v1.Runtime.Create:input_type -> container.runtime.v1.CreateRequest
-	8,  // 17: container.runtime.v1.Runtime.Start:input_type -> container.runtime.v1.StartRequest
-	10, // 18: container.runtime.v1.Runtime.State:input_type -> container.runtime.v1.StateRequest
-	13, // 19: container.runtime.v1.Runtime.Kill:input_type -> container.runtime.v1.KillRequest
-	15, // 20: container.runtime.v1.Runtime.Wait:input_type -> container.runtime.v1.WaitRequest
-	17, // 21: container.runtime.v1.Runtime.Delete:input_type -> container.runtime.v1.DeleteRequest
-	22, // 22: container.runtime.v1.Runtime.Exec:input_type -> container.runtime.v1.ExecInput
-	24, // 23: container.runtime.v1.Runtime.Attach:input_type -> container.runtime.v1.AttachInput
-	26, // 24: container.runtime.v1.Runtime.ResizePty:input_type -> container.runtime.v1.ResizePtyRequest
-	19, // 25: container.runtime.v1.Runtime.Shutdown:input_type -> container.runtime.v1.ShutdownRequest
-	7,  // 26: container.runtime.v1.Runtime.Create:output_type -> container.runtime.v1.CreateResponse
-	9,  // 27: container.runtime.v1.Runtime.Start:output_type -> container.runtime.v1.StartResponse
-	12, // 28: container.runtime.v1.Runtime.State:output_type -> container.runtime.v1.StateResponse
-	14, // 29: container.runtime.v1.Runtime.Kill:output_type -> container.runtime.v1.KillResponse
-	16, // 30: container.runtime.v1.Runtime.Wait:output_type -> container.runtime.v1.WaitResponse
-	18, // 31: container.runtime.v1.Runtime.Delete:output_type -> container.runtime.v1.DeleteResponse
-	23, // 32: container.runtime.v1.Runtime.Exec:output_type -> container.runtime.v1.ExecOutput
-	25, // 33: container.runtime.v1.Runtime.Attach:output_type -> container.runtime.v1.AttachOutput
-	27, // 34: container.runtime.v1.Runtime.ResizePty:output_type -> container.runtime.v1.ResizePtyResponse
-	20, // 35: container.runtime.v1.Runtime.Shutdown:output_type -> container.runtime.v1.ShutdownResponse
-	26, // [26:36] is the sub-list for method output_type
-	16, // [16:26] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	31, // 16: container.runtime.v1.StatsResponse.read_at:type_name -> google.protobuf.Timestamp
+	6,  // 17: container.runtime.v1.Runtime.Create:input_type -> container.runtime.v1.CreateRequest
+	8,  // 18: container.runtime.v1.Runtime.Start:input_type -> container.runtime.v1.StartRequest
+	10, // 19: container.runtime.v1.Runtime.State:input_type -> container.runtime.v1.StateRequest
+	13, // 20: container.runtime.v1.Runtime.Kill:input_type -> container.runtime.v1.KillRequest
+	15, // 21: container.runtime.v1.Runtime.Wait:input_type -> container.runtime.v1.WaitRequest
+	17, // 22: container.runtime.v1.Runtime.Delete:input_type -> container.runtime.v1.DeleteRequest
+	22, // 23: container.runtime.v1.Runtime.Exec:input_type -> container.runtime.v1.ExecInput
+	24, // 24: container.runtime.v1.Runtime.Attach:input_type -> container.runtime.v1.AttachInput
+	26, // 25: container.runtime.v1.Runtime.ResizePty:input_type -> container.runtime.v1.ResizePtyRequest
+	28, // 26: container.runtime.v1.Runtime.Stats:input_type -> container.runtime.v1.StatsRequest
+	19, // 27: container.runtime.v1.Runtime.Shutdown:input_type -> container.runtime.v1.ShutdownRequest
+	7,  // 28: container.runtime.v1.Runtime.Create:output_type -> container.runtime.v1.CreateResponse
+	9,  // 29: container.runtime.v1.Runtime.Start:output_type -> container.runtime.v1.StartResponse
+	12, // 30: container.runtime.v1.Runtime.State:output_type -> container.runtime.v1.StateResponse
+	14, // 31: container.runtime.v1.Runtime.Kill:output_type -> container.runtime.v1.KillResponse
+	16, // 32: container.runtime.v1.Runtime.Wait:output_type -> container.runtime.v1.WaitResponse
+	18, // 33: container.runtime.v1.Runtime.Delete:output_type -> container.runtime.v1.DeleteResponse
+	23, // 34: container.runtime.v1.Runtime.Exec:output_type -> container.runtime.v1.ExecOutput
+	25, // 35: container.runtime.v1.Runtime.Attach:output_type -> container.runtime.v1.AttachOutput
+	27, // 36: container.runtime.v1.Runtime.ResizePty:output_type -> container.runtime.v1.ResizePtyResponse
+	29, // 37: container.runtime.v1.Runtime.Stats:output_type -> container.runtime.v1.StatsResponse
+	20, // 38: container.runtime.v1.Runtime.Shutdown:output_type -> container.runtime.v1.ShutdownResponse
+	28, // [28:39] is the sub-list for method output_type
+	17, // [17:28] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_api_runtime_v1_runtime_proto_init() }
@@ -2090,7 +2220,7 @@ func file_api_runtime_v1_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_runtime_v1_runtime_proto_rawDesc), len(file_api_runtime_v1_runtime_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   28,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -48,6 +48,7 @@ const (
 	Runtime_Exec_FullMethodName      = "/container.runtime.v1.Runtime/Exec"
 	Runtime_Attach_FullMethodName    = "/container.runtime.v1.Runtime/Attach"
 	Runtime_ResizePty_FullMethodName = "/container.runtime.v1.Runtime/ResizePty"
+	Runtime_Stats_FullMethodName     = "/container.runtime.v1.Runtime/Stats"
 	Runtime_Shutdown_FullMethodName  = "/container.runtime.v1.Runtime/Shutdown"
 )
 
@@ -93,6 +94,9 @@ type RuntimeClient interface {
 	Attach(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AttachInput, AttachOutput], error)
 	// ResizePty sets the size of the container's terminal.
 	ResizePty(ctx context.Context, in *ResizePtyRequest, opts ...grpc.CallOption) (*ResizePtyResponse, error)
+	// Stats reports the container's resource usage from its cgroup (v1 or
+	// v2). FailedPrecondition unless created or running.
+	Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsResponse, error)
 	// Shutdown makes the supervisor exit after answering. If the container is
 	// still running it is an error (FailedPrecondition) unless force, which
 	// kills and deletes it first.
@@ -203,6 +207,16 @@ func (c *runtimeClient) ResizePty(ctx context.Context, in *ResizePtyRequest, opt
 	return out, nil
 }
 
+func (c *runtimeClient) Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StatsResponse)
+	err := c.cc.Invoke(ctx, Runtime_Stats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *runtimeClient) Shutdown(ctx context.Context, in *ShutdownRequest, opts ...grpc.CallOption) (*ShutdownResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ShutdownResponse)
@@ -255,6 +269,9 @@ type RuntimeServer interface {
 	Attach(grpc.BidiStreamingServer[AttachInput, AttachOutput]) error
 	// ResizePty sets the size of the container's terminal.
 	ResizePty(context.Context, *ResizePtyRequest) (*ResizePtyResponse, error)
+	// Stats reports the container's resource usage from its cgroup (v1 or
+	// v2). FailedPrecondition unless created or running.
+	Stats(context.Context, *StatsRequest) (*StatsResponse, error)
 	// Shutdown makes the supervisor exit after answering. If the container is
 	// still running it is an error (FailedPrecondition) unless force, which
 	// kills and deletes it first.
@@ -295,6 +312,9 @@ func (UnimplementedRuntimeServer) Attach(grpc.BidiStreamingServer[AttachInput, A
 }
 func (UnimplementedRuntimeServer) ResizePty(context.Context, *ResizePtyRequest) (*ResizePtyResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ResizePty not implemented")
+}
+func (UnimplementedRuntimeServer) Stats(context.Context, *StatsRequest) (*StatsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Stats not implemented")
 }
 func (UnimplementedRuntimeServer) Shutdown(context.Context, *ShutdownRequest) (*ShutdownResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Shutdown not implemented")
@@ -460,6 +480,24 @@ func _Runtime_ResizePty_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Runtime_Stats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RuntimeServer).Stats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Runtime_Stats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RuntimeServer).Stats(ctx, req.(*StatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Runtime_Shutdown_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ShutdownRequest)
 	if err := dec(in); err != nil {
@@ -512,6 +550,10 @@ var Runtime_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ResizePty",
 			Handler:    _Runtime_ResizePty_Handler,
+		},
+		{
+			MethodName: "Stats",
+			Handler:    _Runtime_Stats_Handler,
 		},
 		{
 			MethodName: "Shutdown",
