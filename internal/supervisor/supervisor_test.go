@@ -45,6 +45,10 @@ func TestMain(m *testing.M) {
 		supervisorBin = filepath.Join(dir, "container-runtime-linux")
 		cmd := exec.Command("go", "build", "-o", supervisorBin, "github.com/berth/container/cmd/container-runtime-linux")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if os.Getenv("SUPERVISOR_RACE") != "" {
+			// A race-enabled (hence dynamically linked) supervisor: --init tests fail.
+			cmd = exec.Command("go", "build", "-race", "-o", supervisorBin, "github.com/berth/container/cmd/container-runtime-linux")
+		}
 		if out, err := cmd.CombinedOutput(); err != nil {
 			fmt.Fprintf(os.Stderr, "build supervisor: %v\n%s", err, out)
 			return 1
