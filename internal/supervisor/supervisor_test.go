@@ -489,6 +489,19 @@ func TestServeErrors(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "already") {
 		t.Errorf("second serve: %v: %s", err, out)
 	}
+	// A state dir that cannot be made: serve says why and exits 1.
+	blocker := filepath.Join(h.base, "file")
+	os.WriteFile(blocker, nil, 0o644)
+	cmd := exec.Command(supervisorBin, "serve", "--id", "x", "--bundle", filepath.Join(h.base, "b2"), "--state", filepath.Join(blocker, "s"))
+	out, err = cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 1 || !strings.Contains(string(out), "not a directory") {
+		t.Errorf("serve with a bad state dir: %v: %s", err, out)
+	}
+	// Bad flags exit 2.
+	cmd = exec.Command(supervisorBin, "serve", "--id", "a/b", "--bundle", "rel", "--state", "/x")
+	if out, _ := cmd.CombinedOutput(); cmd.ProcessState.ExitCode() != 2 {
+		t.Errorf("serve with bad flags: exit %d: %s", cmd.ProcessState.ExitCode(), out)
+	}
 	// A bad create leaves the supervisor usable and nothing mounted.
 	_, err = h.api.Create(t.Context(), &runtimev1.CreateRequest{Spec: &runtimev1.ContainerSpec{Args: []string{"x"}, User: "nobody"}, Rootfs: h.rootfs()})
 	if !errors.Is(errgrpc.ToNative(err), errdefs.ErrInvalidArgument) {
