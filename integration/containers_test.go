@@ -151,6 +151,15 @@ func TestContainerRun(t *testing.T) {
 			t.Fatalf("logs -t: %q", out)
 		}
 		cli(t, d, 0, "rm", "apart")
+		cli(t, d, 0, "run", "-d", "--name", "follow", img, "sh", "-c", "echo a; sleep 0.5; echo b")
+		start := time.Now()
+		if out := cli(t, d, 0, "logs", "-f", "follow"); out != "a\nb\n" {
+			t.Fatalf("logs -f: %q", out)
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatalf("logs -f took %v to end after the container stopped", time.Since(start))
+		}
+		cli(t, d, 0, "rm", "follow")
 	})
 	t.Run("options", func(t *testing.T) {
 		out := cli(t, d, 0, "run", "--rm", "-e", "FOO=bar", "-w", "/tmp", "-u", "1000:1000", img,
