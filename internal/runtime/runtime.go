@@ -296,6 +296,11 @@ func (r *Runtime) Wait(ctx context.Context, id string) (containers.Exit, error) 
 			}
 			// The connection broke: the supervisor died, or is busy dying.
 			if st, serr := s.api.State(ctx, &runtimev1.StateRequest{}); serr == nil && st.GetStatus() == runtimev1.Status_STATUS_RUNNING {
+				select {
+				case <-time.After(50 * time.Millisecond):
+				case <-ctx.Done():
+					return containers.Exit{}, context.Cause(ctx)
+				}
 				continue
 			}
 			break
