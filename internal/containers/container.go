@@ -125,6 +125,10 @@ type Spec struct {
 	StopTimeout time.Duration
 	AutoRemove  bool
 	Platform    string
+	// Stdin keeps the container's stdin open for Attach; TTY gives it a
+	// pseudo-terminal.
+	Stdin bool
+	TTY   bool
 }
 
 // State is the observed state of a container.

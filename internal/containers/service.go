@@ -253,6 +253,12 @@ func (s *Service) Start(ctx context.Context, ref string) (Container, error) {
 }
 
 func (s *Service) startLocked(ctx context.Context, c Container) (Container, error) {
+	return s.startLockedAttached(ctx, c, nil)
+}
+
+// startLockedAttached is startLocked; attach, when set, runs between
+// creating the container and starting its program (see StartAttached).
+func (s *Service) startLockedAttached(ctx context.Context, c Container, attach func(context.Context) error) (Container, error) {
 	if !CanTransition(c.State.Status, StatusRunning) {
 		return Container{}, fmt.Errorf("container %q is %s: %w", c.ID, c.State.Status, errdefs.ErrFailedPrecondition)
 	}
@@ -287,6 +293,11 @@ func (s *Service) startLocked(ctx context.Context, c Container) (Container, erro
 	}
 	if err := s.runtime.Create(ctx, c.ID, ts); err != nil {
 		return fail(fmt.Errorf("create container %q: %w", c.ID, err))
+	}
+	if attach != nil {
+		if err := attach(ctx); err != nil {
+			return fail(fmt.Errorf("attach to container %q: %w", c.ID, err))
+		}
 	}
 	pid, err := s.runtime.Start(ctx, c.ID)
 	if err != nil {
