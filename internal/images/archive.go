@@ -132,7 +132,13 @@ func (s *Service) Save(ctx context.Context, refs []string, w io.Writer) error {
 // image without one, "sha256:<manifest hex>"). A malformed archive is
 // ErrInvalidArgument and records nothing; with force, the images that can
 // be read are loaded and the others skipped.
-func (s *Service) Load(ctx context.Context, r io.Reader, force bool) ([]string, error) {
+func (s *Service) Load(ctx context.Context, r io.Reader, force bool) (_ []string, retErr error) {
+	// Registered before gcMu is taken so that it runs after its release.
+	defer func() {
+		if retErr != nil || force {
+			s.collectAfter(ctx, "load")
+		}
+	}()
 	f, err := os.CreateTemp(s.content.IngestDir(), "load-*.tar")
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
@@ -182,6 +188,7 @@ func walkTar(f *os.File, fn func(*tar.Header, io.Reader) error) error {
 func (s *Service) loadOCI(ctx context.Context, f *os.File, force bool) ([]string, error) {
 	var indexRaw []byte
 	var bad []error
+	var storeErr error // the content store failing is never the archive's fault
 	err := walkTar(f, func(h *tar.Header, r io.Reader) error {
 		n := path.Clean(h.Name)
 		if n == "index.json" {
@@ -205,10 +212,14 @@ func (s *Service) loadOCI(ctx context.Context, f *os.File, force bool) ([]string
 				bad = append(bad, err)
 				return nil
 			}
+			storeErr = err
 			return err
 		}
 		return nil
 	})
+	if storeErr != nil {
+		return nil, fmt.Errorf("load: %w", storeErr)
+	}
 	if err != nil && !force {
 		return nil, fmt.Errorf("load: %v: %w", err, errdefs.ErrInvalidArgument)
 	}
@@ -281,18 +292,22 @@ func (s *Service) checkComplete(desc ocispec.Descriptor) error {
 	return nil
 }
 
+// recordLoaded unpacks every image of recs and only then records their
+// names, so an archive with one image that cannot be unpacked records none.
 func (s *Service) recordLoaded(ctx context.Context, recs []Record) ([]string, error) {
-	var names []string
+	for _, r := range recs {
+		img, err := s.resolve(r, nil)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.unpack(ctx, img); err != nil {
+			return nil, err
+		}
+	}
+	names := make([]string, 0, len(recs))
 	now := time.Now().UTC()
 	for _, r := range recs {
 		r.Created, r.Updated = now, now
-		img, err := s.resolve(r, nil)
-		if err != nil {
-			return names, err
-		}
-		if err := s.unpack(ctx, img); err != nil {
-			return names, err
-		}
 		if err := s.store.Put(ctx, r); err != nil {
 			return names, err
 		}
@@ -300,6 +315,19 @@ func (s *Service) recordLoaded(ctx context.Context, recs []Record) ([]string, er
 		names = append(names, r.Name)
 	}
 	return names, nil
+}
+
+// collectAfter garbage-collects what a failed (or forced) load or import
+// left in the content store and the snapshotter: blobs written before the
+// archive turned out to be unusable, and layers unpacked before one failed.
+// It runs even when ctx was cancelled, bounded by a minute. The operation's
+// own error is what its caller needs, so a GC failure is only logged.
+func (s *Service) collectAfter(ctx context.Context, op string) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if _, err := s.GC(ctx); err != nil {
+		s.log.WarnContext(ctx, "garbage collection after "+op, "err", err)
+	}
 }
 
 func (s *Service) loadDocker(ctx context.Context, f *os.File, force bool) ([]string, error) {
@@ -360,7 +388,7 @@ func (s *Service) loadDocker(ctx context.Context, f *os.File, force bool) ([]str
 // Import turns a root filesystem tar (optionally compressed) into a
 // one-layer image for platform (nil: the host's) named ref ("" records it
 // as "sha256:<manifest hex>").
-func (s *Service) Import(ctx context.Context, r io.Reader, ref string, platform *ocispec.Platform) (Record, error) {
+func (s *Service) Import(ctx context.Context, r io.Reader, ref string, platform *ocispec.Platform) (_ Record, retErr error) {
 	n := ""
 	if ref != "" {
 		var err error
@@ -420,6 +448,12 @@ func (s *Service) Import(ctx context.Context, r io.Reader, ref string, platform 
 		Layers:    []ocispec.Descriptor{layer},
 	}
 	mRaw, _ := json.Marshal(m)
+	// Registered before gcMu is taken so that it runs after its release.
+	defer func() {
+		if retErr != nil {
+			s.collectAfter(ctx, "import")
+		}
+	}()
 	s.gcMu.RLock()
 	defer s.gcMu.RUnlock()
 	if _, err := tmp.Seek(0, io.SeekStart); err != nil {

@@ -201,9 +201,7 @@ func (s *Service) storeImage(ctx context.Context, img v1.Image, limit int, progr
 	if err != nil {
 		return err
 	}
-	mdig := digest.FromBytes(raw)
-	if s.content.Has(mdig) {
-		// The manifest is written last, so everything under it is here.
+	if s.content.Has(digest.FromBytes(raw)) && s.hasAll(m) {
 		for _, l := range m.Layers {
 			progress(Progress{Digest: digest.Digest(l.Digest.String()), Status: StatusExists, Current: l.Size, Total: l.Size})
 		}
@@ -247,14 +245,29 @@ func (s *Service) storeImage(ctx context.Context, img v1.Image, limit int, progr
 	if err != nil {
 		return err
 	}
-	if _, err := s.content.WriteBytes(ctx, cfg); err != nil {
-		return err
-	}
 	if digest.FromBytes(cfg).String() != m.Config.Digest.String() {
 		return fmt.Errorf("config does not match manifest: %w", errdefs.ErrInvalidArgument)
 	}
+	if _, err := s.content.WriteBytes(ctx, cfg); err != nil {
+		return err
+	}
 	_, err = s.content.WriteBytes(ctx, raw)
 	return err
+}
+
+// hasAll reports whether the config and every layer of m are in the
+// content store. A pull writes the manifest last, but a load writes blobs
+// in archive order, so a failed load may have left a manifest without them.
+func (s *Service) hasAll(m *v1.Manifest) bool {
+	if !s.content.Has(digest.Digest(m.Config.Digest.String())) {
+		return false
+	}
+	for _, l := range m.Layers {
+		if !s.content.Has(digest.Digest(l.Digest.String())) {
+			return false
+		}
+	}
+	return true
 }
 
 type progressReader struct {
