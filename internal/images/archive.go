@@ -207,8 +207,9 @@ func (s *Service) loadOCI(ctx context.Context, f *os.File, force bool) ([]string
 		}
 		unlock := s.content.Lock(d)
 		defer unlock()
-		if err := s.content.Write(ctx, d, h.Size, r); err != nil {
-			if errdefs.IsInvalidArgument(err) {
+		ar := &readErrRecorder{r: r}
+		if err := s.content.Write(ctx, d, h.Size, ar); err != nil {
+			if errdefs.IsInvalidArgument(err) || ar.err != nil {
 				bad = append(bad, err)
 				return nil
 			}
@@ -478,6 +479,21 @@ func (s *Service) Import(ctx context.Context, r io.Reader, ref string, platform 
 	}
 	s.log.InfoContext(ctx, "image imported", "image", names[0])
 	return s.store.Get(ctx, names[0])
+}
+
+// readErrRecorder remembers the error reading r returned, to tell a
+// damaged archive from a failing content store.
+type readErrRecorder struct {
+	r   io.Reader
+	err error
+}
+
+func (e *readErrRecorder) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err != nil && err != io.EOF {
+		e.err = err
+	}
+	return n, err
 }
 
 type countWriter struct {
