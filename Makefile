@@ -51,8 +51,12 @@ install-only:
 unit:
 	$(GO) test -short ./...
 
+# Root-only tests: the black-box suite in integration/ and the packages whose
+# tests drive real runc, mounts and cgroups (skipped under -short).
+ROOT_TEST_PKGS := ./integration/... ./internal/supervisor/... ./internal/mount/...
+
 integration: build
-	CONTAINER_TEST_OUTPUT=$(CURDIR)/$(OUT) $(GO) test -count=1 -timeout 25m ./integration/...
+	CONTAINER_TEST_OUTPUT=$(CURDIR)/$(OUT) $(GO) test -count=1 -timeout 25m $(ROOT_TEST_PKGS)
 
 test: vet unit integration
 
