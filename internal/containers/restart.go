@@ -18,7 +18,8 @@ const (
 )
 
 // restartDelay decides whether the stopped container c restarts under its
-// policy, and after how long. It bumps c's restart count in the store.
+// policy while the apiserver runs, and after how long. The caller counts
+// the restart.
 func (s *Service) restartDelay(c Container) (time.Duration, bool) {
 	p, err := ParseRestartPolicy(c.Spec.Restart)
 	if err != nil || c.State.StoppedByUser {
@@ -42,6 +43,22 @@ func (s *Service) restartDelay(c Container) (time.Duration, bool) {
 	}
 	d := backoffBase << min(n, 10)
 	return min(d, backoffMax), true
+}
+
+// forgetUserStopAtStart applies the one rule in which "always" and
+// "unless-stopped" differ, as in docker: when the apiserver starts (after
+// a restart of its own or a reboot), a stopped "always" container runs
+// again even if the user stopped it, while an "unless-stopped" one the user
+// stopped stays stopped. It clears c's StoppedByUser for an "always"
+// container, so that restartDelay lets it restart. While the apiserver
+// runs, a user's stop is final under every policy.
+func (s *Service) forgetUserStopAtStart(ctx context.Context, c *Container) error {
+	p, err := ParseRestartPolicy(c.Spec.Restart)
+	if err != nil || p.Name != "always" || !c.State.StoppedByUser {
+		return nil
+	}
+	c.State.StoppedByUser = false
+	return s.store.Update(ctx, *c)
 }
 
 // scheduleRestart starts id again after delay unless the service closes or
@@ -113,6 +130,9 @@ func (s *Service) recoverOne(ctx context.Context, id string) error {
 	case StatusStopped:
 		// A restart that was pending when the apiserver stopped, or a
 		// container with a policy after a reboot.
+		if err := s.forgetUserStopAtStart(ctx, &c); err != nil {
+			return err
+		}
 		if delay, ok := s.restartDelay(c); ok {
 			s.scheduleRestart(id, delay)
 		}
@@ -139,8 +159,12 @@ func (s *Service) recoverOne(ctx context.Context, id string) error {
 	case err == nil && st.Exit != nil:
 		t.exit = *st.Exit
 	case err == nil || errdefs.IsNotFound(err) || errdefs.IsUnavailable(err):
+		// The supervisor died, or the host rebooted.
 		t.exit = Exit{Code: 255, ExitedAt: time.Now().UTC(), Error: "the container's supervisor died; its exit status is unknown"}
 	default:
+		return err
+	}
+	if err := s.forgetUserStopAtStart(ctx, &c); err != nil {
 		return err
 	}
 	close(t.done)

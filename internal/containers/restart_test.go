@@ -1,0 +1,103 @@
+package containers
+
+import (
+	"testing"
+	"time"
+)
+
+// TestRecoverRestartPolicies seeds records as an apiserver starting after
+// a reboot finds them (running records whose supervisor is gone, stopped
+// ones with or without a user's stop) and checks which ones Recover starts.
+func TestRecoverRestartPolicies(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		restart  string
+		state    State
+		wantsRun bool
+	}{
+		{name: "always, running at reboot", restart: "always", state: State{Status: StatusRunning}, wantsRun: true},
+		{name: "always, stopped by user", restart: "always",
+			state: State{Status: StatusStopped, ExitCode: 137, StoppedByUser: true}, wantsRun: true},
+		{name: "always, exited 0", restart: "always", state: State{Status: StatusStopped}, wantsRun: true},
+		{name: "unless-stopped, running at reboot", restart: "unless-stopped", state: State{Status: StatusRunning}, wantsRun: true},
+		{name: "unless-stopped, stopped by user", restart: "unless-stopped",
+			state: State{Status: StatusStopped, ExitCode: 137, StoppedByUser: true}},
+		{name: "on-failure, running at reboot", restart: "on-failure", state: State{Status: StatusRunning}, wantsRun: true},
+		{name: "on-failure:1, retries used up", restart: "on-failure:1",
+			state: State{Status: StatusRunning, RestartCount: 1}},
+		{name: "on-failure, exited 0", restart: "on-failure", state: State{Status: StatusStopped}},
+		{name: "on-failure, exited 1", restart: "on-failure", state: State{Status: StatusStopped, ExitCode: 1}, wantsRun: true},
+		{name: "on-failure, stopped by user", restart: "on-failure",
+			state: State{Status: StatusStopped, ExitCode: 137, StoppedByUser: true}},
+		{name: "no, running at reboot", restart: "no", state: State{Status: StatusRunning}},
+		{name: "no, exited 1", restart: "no", state: State{Status: StatusStopped, ExitCode: 1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			s, st, _, _ := newTestService(t)
+			ctx := t.Context()
+			tc.state.StartedAt = time.Now().Add(-time.Hour)
+			if tc.state.Status == StatusStopped {
+				tc.state.FinishedAt = time.Now().Add(-time.Minute)
+			}
+			c := Container{ID: "c", Name: "c", Runtime: DefaultRuntime,
+				Spec: Spec{Image: "busybox", Restart: tc.restart, StopTimeout: -1}, State: tc.state}
+			if err := st.Create(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Recover(ctx); err != nil {
+				t.Fatal(err)
+			}
+			deadline := time.Now().Add(time.Second)
+			for {
+				got, err := s.Get(ctx, "c")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got.State.Status == StatusRunning {
+					if !tc.wantsRun {
+						t.Fatalf("restarted: %+v", got.State)
+					}
+					return
+				}
+				if time.Now().After(deadline) {
+					if tc.wantsRun {
+						t.Fatalf("not restarted: %+v", got.State)
+					}
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestUserStopIsFinal: while the apiserver runs, a user's stop ends a
+// container under every policy.
+func TestUserStopIsFinal(t *testing.T) {
+	for _, policy := range []string{"always", "unless-stopped", "on-failure"} {
+		t.Run(policy, func(t *testing.T) {
+			t.Parallel()
+			s, _, _, _ := newTestService(t)
+			ctx := t.Context()
+			c, err := s.Create(ctx, "c", Spec{Image: "busybox", Restart: policy, StopTimeout: -1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Start(ctx, c.ID); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Stop(ctx, c.ID, StopOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.State.Status != StatusStopped || !got.State.StoppedByUser {
+				t.Fatalf("after stop: %+v", got.State)
+			}
+			time.Sleep(400 * time.Millisecond) // a restart would have happened by now
+			if got, _ := s.Get(ctx, c.ID); got.State.Status != StatusStopped {
+				t.Fatalf("restarted after a user's stop: %+v", got.State)
+			}
+		})
+	}
+}
