@@ -2,6 +2,8 @@ package client
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -73,10 +75,21 @@ func configKey(host string) string {
 	return host
 }
 
+// dockerConfigDir is $DOCKER_CONFIG, else ~/.docker, read on every call
+// as go-containerregistry's keychain (ResolveAuth) does; docker's own
+// config.Dir() caches it for the life of the process.
+func dockerConfigDir() string {
+	if d := os.Getenv("DOCKER_CONFIG"); d != "" {
+		return d
+	}
+	return dockerconfig.Dir()
+}
+
 func loadDockerConfig() (*configfile.ConfigFile, error) {
-	cf, err := dockerconfig.Load(dockerconfig.Dir())
+	dir := dockerConfigDir()
+	cf, err := dockerconfig.Load(dir)
 	if err != nil {
-		return nil, fmt.Errorf("docker config in %s: %w", dockerconfig.Dir(), err)
+		return nil, fmt.Errorf("docker config in %s: %w", dir, err)
 	}
 	return cf, nil
 }
@@ -107,8 +120,8 @@ func SaveCredentials(server string, auth RegistryAuth) (string, error) {
 		return "credential helper", nil
 	}
 	cf.AuthConfigs[key] = ac
-	if err := cf.Save(); err != nil {
-		return "", fmt.Errorf("save %s: %w", cf.Filename, err)
+	if err := saveConfig(cf); err != nil {
+		return "", err
 	}
 	return cf.Filename, nil
 }
@@ -130,13 +143,57 @@ func RemoveCredentials(server string) error {
 			return fmt.Errorf("credentials for %s: %w", host, errdefs.ErrNotFound)
 		}
 		delete(cf.AuthConfigs, key)
-		if err := cf.Save(); err != nil {
-			return fmt.Errorf("save %s: %w", cf.Filename, err)
-		}
-		return nil
+		return saveConfig(cf)
 	}
 	if err := cf.GetCredentialsStore(key).Erase(key); err != nil {
 		return fmt.Errorf("erase credentials for %s: %w", host, err)
+	}
+	return nil
+}
+
+// saveConfig writes cf to its file crash-safely: into a temporary file in
+// the same directory (mode 0600), fsynced, renamed over the file (or over
+// the target of a symlink to it), and the directory fsynced. docker's own
+// ConfigFile.Save renames without fsync, so a crash could leave an empty
+// config.json that docker and this CLI then refuse to read.
+func saveConfig(cf *configfile.ConfigFile) (retErr error) {
+	path := cf.Filename
+	if p, err := filepath.EvalSymlinks(path); err == nil {
+		path = p
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("save %s: %w", cf.Filename, err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("save %s: %w", cf.Filename, err)
+	}
+	defer func() {
+		_ = tmp.Close()
+		if retErr != nil {
+			_ = os.Remove(tmp.Name())
+		}
+	}()
+	if err := cf.SaveToWriter(tmp); err != nil {
+		return fmt.Errorf("save %s: %w", cf.Filename, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("save %s: %w", cf.Filename, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("save %s: %w", cf.Filename, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("save %s: %w", cf.Filename, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("save %s: %w", cf.Filename, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("save %s: %w", cf.Filename, err)
 	}
 	return nil
 }
