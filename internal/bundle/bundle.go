@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -99,7 +100,7 @@ func (b Bundle) ReadExit() (ExitStatus, error) {
 	}
 	defer f.Close()
 	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(limitReader{f, maxExitFile + 1}); err != nil {
+	if _, err := buf.ReadFrom(io.LimitReader(f, maxExitFile+1)); err != nil {
 		return ExitStatus{}, fmt.Errorf("read exit status: %w", err)
 	}
 	st, err := ParseExit(buf.Bytes())
@@ -170,16 +171,4 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (retErr error) 
 		return fmt.Errorf("sync %q: %w", dir, err)
 	}
 	return nil
-}
-
-type limitReader struct {
-	f *os.File
-	n int64
-}
-
-func (l limitReader) Read(p []byte) (int, error) {
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	return l.f.Read(p)
 }

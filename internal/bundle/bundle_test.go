@@ -3,6 +3,7 @@ package bundle
 import (
 	"errors"
 	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -71,4 +72,27 @@ func FuzzParseExit(f *testing.F) {
 			t.Fatalf("round trip %+v -> %+v, %v", st, again, err)
 		}
 	})
+}
+
+// A huge exit.json (a damaged disk, a bug) is refused without being read
+// into memory whole.
+func TestReadExitHugeFileBounded(t *testing.T) {
+	b := Bundle{Dir: t.TempDir()}
+	f, err := os.Create(b.Exit())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(256 << 20); err != nil { // sparse: no disk used
+		t.Fatal(err)
+	}
+	f.Close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	if _, err := b.ReadExit(); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Fatalf("ReadExit of a 256 MiB file: %v, want ErrInvalidArgument", err)
+	}
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
+		t.Fatalf("ReadExit allocated %d bytes for a 256 MiB file; want it bounded", grew)
+	}
 }
