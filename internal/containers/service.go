@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/opencontainers/go-digest"
-
 	"github.com/berth/container/errdefs"
 	"github.com/berth/container/internal/identifiers"
 )
@@ -658,19 +656,4 @@ func (s *Service) Prune(ctx context.Context) ([]string, error) {
 		}
 	}
 	return deleted, errors.Join(errs...)
-}
-
-// InUse reports whether any container was created from the image or
-// platform manifest with digest d; such an image must not be deleted.
-func (s *Service) InUse(ctx context.Context, d digest.Digest) (bool, error) {
-	cs, err := s.store.List(ctx)
-	if err != nil {
-		return false, err
-	}
-	for _, c := range cs {
-		if c.Image.Digest == d.String() || c.Image.Manifest == d.String() {
-			return true, nil
-		}
-	}
-	return false, nil
 }

@@ -19,7 +19,8 @@ import (
 
 // containersDeps is what the containers service is built from.
 type containersDeps struct {
-	DB        *metadata.DB
+	// Records is the container store; images was built over it too.
+	Records   *metadata.Containers
 	Images    *images.Service
 	Snapshots *snapshots.Snapshotter
 	// LookupRuntime returns the binary of a runtime plugin; nil falls back
@@ -38,13 +39,12 @@ func wireContainers(ctx context.Context, srv *grpc.Server, cfg Config, deps cont
 		Lookup: deps.LookupRuntime, Log: log,
 	})
 	svc := containers.New(containers.Opt{
-		Store:     metadata.NewContainers(deps.DB),
+		Store:     deps.Records,
 		Images:    imagesAdapter{deps.Images},
 		Snapshots: snapshotsAdapter{deps.Snapshots},
 		Runtime:   rt,
 		Log:       log,
 	})
-	deps.Images.SetUsageChecker(svc)
 	if err := svc.Recover(ctx); err != nil {
 		log.Warn("recover containers", "err", err)
 	}

@@ -106,12 +106,13 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 		return err
 	}
 	closers = append(closers, closePlugins)
-	imgs, snaps, closeImages, err := wireImages(ctx, srv, cfg.Root, db, loaded.Config.Images, log)
+	records := metadata.NewContainers(db)
+	imgs, snaps, closeImages, err := wireImages(ctx, srv, cfg.Root, db, records, loaded.Config.Images, log)
 	if err != nil {
 		return err
 	}
 	closers = append(closers, closeImages)
-	closeContainers, err := wireContainers(ctx, srv, cfg, containersDeps{DB: db, Images: imgs, Snapshots: snaps,
+	closeContainers, err := wireContainers(ctx, srv, cfg, containersDeps{Records: records, Images: imgs, Snapshots: snaps,
 		LookupRuntime: runtimeLookup(pm)}, log)
 	if err != nil {
 		return err

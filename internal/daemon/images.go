@@ -15,10 +15,11 @@ import (
 )
 
 // wireImages opens the content store (<root>/content) and the overlay
-// snapshotter (<root>/snapshots), builds the images service and registers
+// snapshotter (<root>/snapshots), builds the images service (records tells
+// it which images containers use) and registers
 // its harness, after collecting what interrupted pulls left. The returned
 // func closes the snapshotter.
-func wireImages(ctx context.Context, srv *grpc.Server, root string, db *metadata.DB, cfg config.ImagesConfig, log *slog.Logger) (*images.Service, *snapshots.Snapshotter, func() error, error) {
+func wireImages(ctx context.Context, srv *grpc.Server, root string, db *metadata.DB, records *metadata.Containers, cfg config.ImagesConfig, log *slog.Logger) (*images.Service, *snapshots.Snapshotter, func() error, error) {
 	content, err := images.NewContent(filepath.Join(root, "content"))
 	if err != nil {
 		return nil, nil, nil, err
@@ -28,7 +29,7 @@ func wireImages(ctx context.Context, srv *grpc.Server, root string, db *metadata
 		return nil, nil, nil, err
 	}
 	svc, err := images.NewService(images.Config{
-		Content: content, Store: metadata.NewImages(db), Snapshots: sn,
+		Content: content, Store: metadata.NewImages(db), Snapshots: sn, Containers: records,
 		MaxConcurrentDownloads: cfg.MaxConcurrentDownloads, DefaultRegistry: cfg.DefaultRegistry, Log: log,
 	})
 	if err != nil {

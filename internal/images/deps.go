@@ -16,8 +16,8 @@ type Store interface {
 	Delete(ctx context.Context, name string) error
 }
 
-// UsageChecker tells whether a container uses an image. internal/containers
-// implements it. InUse is called with the image's Digest (the name's target)
+// UsageChecker tells whether a container uses an image. The container
+// records in internal/metadata implement it, so it exists before images. InUse is called with the image's Digest (the name's target)
 // and with its platform manifest digest; either being in use protects it.
 type UsageChecker interface {
 	InUse(ctx context.Context, d digest.Digest) (bool, error)

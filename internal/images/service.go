@@ -88,10 +88,6 @@ func NewService(cfg Config) (*Service, error) {
 	}, nil
 }
 
-// SetUsageChecker installs the container usage checker after construction
-// (the containers service is built after images in the daemon).
-func (s *Service) SetUsageChecker(u UsageChecker) { s.containers = u }
-
 // Image is a resolved, runnable image: one platform's manifest and config.
 type Image struct {
 	Name      string

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/opencontainers/go-digest"
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/berth/container/errdefs"
@@ -15,7 +16,8 @@ import (
 var bucketContainers = []byte("containers")
 
 // Containers stores container records in the "containers" bucket. It
-// satisfies containers.Store.
+// satisfies containers.Store, and images.UsageChecker: it knows which
+// images containers were created from.
 type Containers struct{ db *DB }
 
 // NewContainers returns the container store of db.
@@ -107,4 +109,30 @@ func decodeContainer(id string, data []byte, c *containers.Container) error {
 		return fmt.Errorf("decode container %q: %v: %w", id, err, errdefs.ErrFailedPrecondition)
 	}
 	return nil
+}
+
+// InUse reports whether a container was created from the image or
+// platform manifest with digest d (containers.Image's Digest or Manifest).
+func (s *Containers) InUse(_ context.Context, d digest.Digest) (bool, error) {
+	want := d.String()
+	used := false
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketContainers)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, v []byte) error {
+			var c struct {
+				Image struct{ Digest, Manifest string }
+			}
+			if err := json.Unmarshal(v, &c); err != nil {
+				return fmt.Errorf("decode container %q: %v: %w", k, err, errdefs.ErrFailedPrecondition)
+			}
+			if c.Image.Digest == want || c.Image.Manifest == want {
+				used = true
+			}
+			return nil
+		})
+	})
+	return used, err
 }

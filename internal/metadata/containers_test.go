@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opencontainers/go-digest"
+
 	"github.com/berth/container/errdefs"
 	"github.com/berth/container/internal/containers"
 )
@@ -55,5 +57,38 @@ func TestContainersStore(t *testing.T) {
 	}
 	if list, _ := s.List(ctx); len(list) != 0 {
 		t.Fatalf("List after delete = %v", list)
+	}
+}
+
+func TestContainersInUse(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "metadata.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s := NewContainers(db)
+	ctx := t.Context()
+	index, manifest, other := digest.FromString("index"), digest.FromString("manifest"), digest.FromString("other")
+	if used, err := s.InUse(ctx, index); err != nil || used {
+		t.Fatalf("InUse with no containers = %v, %v", used, err)
+	}
+	c := containers.Container{ID: "web", Name: "web",
+		Image: containers.Image{Name: "busybox", Digest: index.String(), Manifest: manifest.String()}}
+	if err := s.Create(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		d    digest.Digest
+		want bool
+	}{{index, true}, {manifest, true}, {other, false}} {
+		if used, err := s.InUse(ctx, tc.d); err != nil || used != tc.want {
+			t.Errorf("InUse(%s) = %v, %v; want %v", tc.d, used, err, tc.want)
+		}
+	}
+	if err := s.Delete(ctx, "web"); err != nil {
+		t.Fatal(err)
+	}
+	if used, err := s.InUse(ctx, index); err != nil || used {
+		t.Fatalf("InUse after delete = %v, %v", used, err)
 	}
 }
