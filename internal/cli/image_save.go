@@ -18,47 +18,74 @@ func (a *App) newImageSaveCommand() *cobra.Command {
 		Use:   "save [OPTIONS] IMAGE...",
 		Short: "Write images to an OCI image layout tar (stdout unless --output)",
 		Args:  cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) (retErr error) {
-			var w io.Writer = a.Stdout
+		RunE: func(cmd *cobra.Command, args []string) error {
 			if output == "" && isTerminal(a.Stdout) {
 				return fmt.Errorf("refusing to write an archive to a terminal; use --output or redirect: %w", errdefs.ErrInvalidArgument)
 			}
-			c, err := a.Client(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			if output != "" {
-				f, err := os.CreateTemp(filepath.Dir(output), ".save-*")
+			if output == "" {
+				c, err := a.Client(cmd.Context())
 				if err != nil {
-					return fmt.Errorf("save: %w", err)
-				}
-				defer func() {
-					if retErr != nil {
-						f.Close()
-						os.Remove(f.Name())
-					}
-				}()
-				w = f
-				if err := c.SaveImages(cmd.Context(), args, f); err != nil {
 					return err
 				}
-				if err := f.Close(); err != nil {
-					return fmt.Errorf("save: %w", err)
-				}
-				if err := os.Chmod(f.Name(), 0o644); err != nil {
-					return fmt.Errorf("save: %w", err)
-				}
-				return os.Rename(f.Name(), output)
+				defer c.Close()
+				return c.SaveImages(cmd.Context(), args, a.Stdout)
 			}
-			return c.SaveImages(cmd.Context(), args, w)
+			return writeFileAtomic(output, func(w io.Writer) error {
+				c, err := a.Client(cmd.Context())
+				if err != nil {
+					return err
+				}
+				defer c.Close()
+				return c.SaveImages(cmd.Context(), args, w)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&output, "output", "o", "", "file to write")
 	return cmd
 }
 
-// openInput opens path, or returns stdin for "" and "-".
+// writeFileAtomic creates path (mode 0644) with what write writes: into a
+// temporary file next to it, renamed into place only when write and the
+// fsync succeed, so a failed save leaves neither a partial archive nor a
+// temporary file. A missing directory is ErrNotFound and a directory at
+// path ErrInvalidArgument, both reported before write runs.
+func writeFileAtomic(path string, write func(io.Writer) error) (retErr error) {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("output %q is a directory: %w", path, errdefs.ErrInvalidArgument)
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".save-*")
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("output %q: directory %q: %w", path, filepath.Dir(path), errdefs.ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("output %q: %w", path, err)
+	}
+	defer func() {
+		if retErr != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := write(f); err != nil {
+		return err
+	}
+	if err := f.Chmod(0o644); err != nil {
+		return fmt.Errorf("output %q: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("output %q: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("output %q: %w", path, err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("output %q: %w", path, err)
+	}
+	return nil
+}
+
+// openInput opens path, or returns stdin for "" and "-". A missing file is
+// ErrNotFound, a directory ErrInvalidArgument.
 func (a *App) openInput(path string) (io.ReadCloser, error) {
 	if path == "" || path == "-" {
 		if isTerminal(a.Stdin) {
@@ -70,7 +97,14 @@ func (a *App) openInput(path string) (io.ReadCloser, error) {
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("file %q: %w", path, errdefs.ErrNotFound)
 	}
-	return f, err
+	if err != nil {
+		return nil, fmt.Errorf("file %q: %w", path, err)
+	}
+	if fi, err := f.Stat(); err == nil && fi.IsDir() {
+		f.Close()
+		return nil, fmt.Errorf("file %q is a directory: %w", path, errdefs.ErrInvalidArgument)
+	}
+	return f, nil
 }
 
 func (a *App) newImageLoadCommand() *cobra.Command {
