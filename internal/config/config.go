@@ -25,6 +25,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/pelletier/go-toml/v2"
@@ -203,8 +204,13 @@ func Load(paths []string, required string) (Loaded, error) {
 			if errors.Is(err, fs.ErrNotExist) && p != required {
 				continue
 			}
-			if errors.Is(err, fs.ErrNotExist) {
+			switch {
+			case errors.Is(err, fs.ErrNotExist):
 				return Loaded{}, fmt.Errorf("config file %s: %w", p, errdefs.ErrNotFound)
+			case errors.Is(err, fs.ErrPermission):
+				return Loaded{}, fmt.Errorf("config file %s: %v: %w", p, err, errdefs.ErrPermissionDenied)
+			case errors.Is(err, syscall.EISDIR):
+				return Loaded{}, fmt.Errorf("config file %s is a directory: %w", p, errdefs.ErrInvalidArgument)
 			}
 			return Loaded{}, fmt.Errorf("config file %s: %w", p, err)
 		}

@@ -156,3 +156,12 @@ func TestPaths(t *testing.T) {
 		t.Errorf("Paths = %v, want %v", got, want)
 	}
 }
+
+func TestLoadDirectory(t *testing.T) {
+	dir := t.TempDir()
+	for _, required := range []string{"", dir} {
+		if _, err := Load([]string{dir}, required); !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Fatalf("Load of a directory (required %q): %v, want ErrInvalidArgument", required, err)
+		}
+	}
+}
