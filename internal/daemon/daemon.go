@@ -16,6 +16,7 @@ import (
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 	"google.golang.org/grpc"
 
+	"github.com/berth/container/internal/bundle"
 	"github.com/berth/container/internal/config"
 	"github.com/berth/container/internal/metadata"
 	"github.com/berth/container/internal/server"
@@ -131,7 +132,8 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 	}
 
 	pidFile := filepath.Join(cfg.State, "apiserver.pid")
-	if err := os.WriteFile(pidFile, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644); err != nil {
+	// Atomic: `container system stop` may read it while it is written.
+	if err := bundle.WriteFileAtomic(pidFile, fmt.Appendf(nil, "%d\n", os.Getpid()), 0o644); err != nil {
 		return fmt.Errorf("write pid file: %w", err)
 	}
 	closers = append(closers, func() error { return ignoreNotExist(os.Remove(pidFile)) })
