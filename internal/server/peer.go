@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -183,10 +182,11 @@ func peerCred(conn net.Conn) (PeerCred, error) {
 
 // ParseStatusGroups returns the gids of the "Groups:" line of a
 // /proc/<pid>/status file.
+// The line can be far longer than a bufio.Scanner token (a process may
+// have up to 65536 groups), so the lines are split by hand.
 func ParseStatusGroups(status []byte) []int {
-	s := bufio.NewScanner(bytes.NewReader(status))
-	for s.Scan() {
-		rest, ok := strings.CutPrefix(s.Text(), "Groups:")
+	for line := range bytes.Lines(status) {
+		rest, ok := strings.CutPrefix(string(line), "Groups:")
 		if !ok {
 			continue
 		}
