@@ -54,6 +54,10 @@ type ContainerSpec struct {
 	StopTimeout *time.Duration `json:"stopTimeout,omitempty"`
 	AutoRemove  bool           `json:"autoRemove,omitempty"`
 	Platform    string         `json:"platform,omitempty"`
+	// Stdin keeps the container's stdin open for attaching (-i); TTY gives
+	// it a pseudo-terminal (-t).
+	Stdin bool `json:"stdin,omitempty"`
+	TTY   bool `json:"tty,omitempty"`
 }
 
 // ContainerState is the observed state of a container.
@@ -244,7 +248,7 @@ func containerSpecToProto(s ContainerSpec) *containersv1.Spec {
 		Labels: s.Labels, Cpus: s.CPUs, Memory: s.Memory, CapAdd: s.CapAdd, CapDrop: s.CapDrop,
 		ReadOnly: s.ReadOnly, Tmpfs: s.Tmpfs, ShmSize: s.ShmSize, Init: s.Init, Network: s.Network,
 		Runtime: s.Runtime, Restart: s.Restart, StopSignal: s.StopSignal, AutoRemove: s.AutoRemove,
-		Platform: s.Platform,
+		Platform: s.Platform, Stdin: s.Stdin, Tty: s.TTY,
 	}
 	if s.StopTimeout != nil {
 		p.StopTimeout = durationpb.New(*s.StopTimeout)
@@ -263,7 +267,7 @@ func containerSpecFromProto(p *containersv1.Spec) ContainerSpec {
 		Memory: p.GetMemory(), CapAdd: p.GetCapAdd(), CapDrop: p.GetCapDrop(), ReadOnly: p.GetReadOnly(),
 		Tmpfs: p.GetTmpfs(), ShmSize: p.GetShmSize(), Init: p.GetInit(), Network: p.GetNetwork(),
 		Runtime: p.GetRuntime(), Restart: p.GetRestart(), StopSignal: p.GetStopSignal(),
-		AutoRemove: p.GetAutoRemove(), Platform: p.GetPlatform(),
+		AutoRemove: p.GetAutoRemove(), Platform: p.GetPlatform(), Stdin: p.GetStdin(), TTY: p.GetTty(),
 	}
 	if p.StopTimeout != nil {
 		d := p.GetStopTimeout().AsDuration()

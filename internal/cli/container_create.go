@@ -46,12 +46,12 @@ type createFlags struct {
 	stopTimeout int
 	platform    string
 	rm          bool
+	interactive bool
+	tty         bool
 }
 
 // notYet are create flags from PRODUCT.md that later issues implement.
 var notYet = []struct{ name, short, usage string }{
-	{"interactive", "i", "keep stdin open (not supported yet)"},
-	{"tty", "t", "allocate a terminal (not supported yet)"},
 	{"volume", "v", "mount a volume (not supported yet)"},
 	{"mount", "", "add a mount (not supported yet)"},
 	{"publish", "p", "publish a port (not supported yet)"},
@@ -91,12 +91,12 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fs.IntVar(&f.stopTimeout, "stop-timeout", 5, "seconds to wait for the stop signal before SIGKILL")
 	fs.StringVar(&f.platform, "platform", "", "image platform os/arch[/variant]")
 	fs.BoolVar(&f.rm, "rm", false, "delete the container when it stops")
+	fs.BoolVarP(&f.interactive, "interactive", "i", false, "keep stdin open (run: forward ours)")
+	fs.BoolVarP(&f.tty, "tty", "t", false, "give the container a terminal")
 	for _, n := range notYet {
 		fs.StringArrayP(n.name, n.short, nil, n.usage)
 		fs.Lookup(n.name).Hidden = true
 	}
-	fs.Lookup("interactive").NoOptDefVal = "true"
-	fs.Lookup("tty").NoOptDefVal = "true"
 	fs.Lookup("no-dns").NoOptDefVal = "true"
 }
 
@@ -111,7 +111,7 @@ func (f *createFlags) spec(fs *pflag.FlagSet, args []string) (client.ContainerSp
 		Image: args[0], Args: args[1:], Workdir: f.workdir, User: f.user, CPUs: f.cpus,
 		CapAdd: f.capAdd, CapDrop: f.capDrop, ReadOnly: f.readOnly, Tmpfs: f.tmpfs, Init: f.init,
 		Network: f.network, Runtime: f.runtime, Restart: f.restart, StopSignal: f.stopSignal,
-		Platform: f.platform,
+		Platform: f.platform, Stdin: f.interactive, TTY: f.tty,
 	}
 	if fs.Changed("uid") {
 		sp.UID = &f.uid

@@ -43,6 +43,9 @@ func (a *App) newContainerRunCommand() *cobra.Command {
 				fmt.Fprintln(a.Stdout, ctr.ID)
 				return nil
 			}
+			if f.interactive || f.tty {
+				return a.runAttached(ctx, c, ctr, true, f.interactive, f.rm)
+			}
 			return a.runForeground(ctx, c, ctr.ID, f.rm, true)
 		},
 	}

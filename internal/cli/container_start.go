@@ -8,7 +8,7 @@ import (
 )
 
 func (a *App) newContainerStartCommand() *cobra.Command {
-	var attach bool
+	var attach, interactive bool
 	cmd := &cobra.Command{
 		Use:     "start [OPTIONS] ID...",
 		Short:   "Start one or more containers",
@@ -21,9 +21,16 @@ func (a *App) newContainerStartCommand() *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			if attach {
+			if attach || interactive {
 				if len(args) != 1 {
-					return &usageError{err: errors.New("start -a takes one container"), command: cmd.CommandPath()}
+					return &usageError{err: errors.New("start -a/-i takes one container"), command: cmd.CommandPath()}
+				}
+				if interactive {
+					ctr, err := c.GetContainer(ctx, args[0])
+					if err != nil {
+						return err
+					}
+					return a.runAttached(ctx, c, ctr, true, ctr.Spec.Stdin, false)
 				}
 				return a.runForeground(ctx, c, args[0], false, false)
 			}
@@ -40,6 +47,6 @@ func (a *App) newContainerStartCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "stream the container's output and exit with its code")
-	cmd.Flags().BoolP("interactive", "i", false, "attach stdin (not supported yet)")
+	cmd.Flags().BoolVarP(&interactive, "interactive", "i", false, "with -a: forward stdin (container created with -i) and its terminal (-t)")
 	return cmd
 }

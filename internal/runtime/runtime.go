@@ -403,6 +403,7 @@ func toSpec(ts containers.TaskSpec) *runtimev1.ContainerSpec {
 		Env: sp.Env, Workdir: sp.Workdir, User: sp.User, Hostname: ts.Hostname, Labels: sp.Labels,
 		ReadOnly: sp.ReadOnly, ShmSize: sp.ShmSize, CapAdd: sp.CapAdd, CapDrop: sp.CapDrop,
 		Cpus: sp.CPUs, Memory: sp.Memory, Init: sp.Init, Mounts: toMounts(ts.Mounts),
+		Terminal: sp.TTY, Stdin: sp.Stdin,
 	}
 	if sp.UID >= 0 {
 		u := uint32(sp.UID)

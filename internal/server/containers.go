@@ -2,7 +2,9 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"google.golang.org/grpc"
@@ -152,7 +154,7 @@ func specFromProto(p *containersv1.Spec) containers.Spec {
 		ReadOnly: p.GetReadOnly(), Tmpfs: p.GetTmpfs(), ShmSize: p.GetShmSize(), Init: p.GetInit(),
 		Network: p.GetNetwork(), Runtime: p.GetRuntime(), Restart: p.GetRestart(),
 		StopSignal: p.GetStopSignal(), StopTimeout: -1, AutoRemove: p.GetAutoRemove(),
-		Platform: p.GetPlatform(),
+		Platform: p.GetPlatform(), Stdin: p.GetStdin(), TTY: p.GetTty(),
 	}
 	if p.Uid != nil {
 		sp.UID = int64(p.GetUid())
@@ -178,6 +180,7 @@ func specToProto(sp containers.Spec) *containersv1.Spec {
 		ReadOnly: sp.ReadOnly, Tmpfs: sp.Tmpfs, ShmSize: sp.ShmSize, Init: sp.Init,
 		Network: sp.Network, Runtime: sp.Runtime, Restart: sp.Restart,
 		StopSignal: sp.StopSignal, AutoRemove: sp.AutoRemove, Platform: sp.Platform,
+		Stdin: sp.Stdin, Tty: sp.TTY,
 	}
 	if sp.UID >= 0 {
 		u := uint32(sp.UID)
@@ -214,4 +217,115 @@ func timeToProto(t time.Time) *timestamppb.Timestamp {
 		return nil
 	}
 	return timestamppb.New(t)
+}
+
+func (s *containersServer) Exec(stream grpc.BidiStreamingServer[containersv1.ExecRequest, containersv1.ExecResponse]) error {
+	ctx := stream.Context()
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	p := first.GetProcess()
+	if p == nil {
+		return fmt.Errorf("exec: first message carries no process: %w", errdefs.ErrInvalidArgument)
+	}
+	pio, err := s.svc.Exec(ctx, first.GetId(), containers.ExecProcess{
+		Args: p.GetArgs(), Env: p.GetEnv(), Workdir: p.GetWorkdir(), User: p.GetUser(),
+		Stdin: p.GetStdin(), TTY: p.GetTty(), Detach: p.GetDetach(),
+		Width: first.GetWidth(), Height: first.GetHeight(),
+	})
+	if err != nil {
+		return err
+	}
+	go relayInput(pio, first.GetStdin(), first.GetCloseStdin(), func() (containers.Input, error) {
+		m, err := stream.Recv()
+		return containers.Input{Stdin: m.GetStdin(), CloseStdin: m.GetCloseStdin(), Width: m.GetWidth(), Height: m.GetHeight()}, err
+	})
+	for {
+		out, err := pio.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		m := &containersv1.ExecResponse{Pid: int32(out.Pid), Stdout: out.Stdout, Stderr: out.Stderr}
+		if out.Exit != nil {
+			m.Exit = &containersv1.ExecExit{Code: int32(out.Exit.Code), Signal: int32(out.Exit.Signal)}
+		}
+		if err := stream.Send(m); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *containersServer) Attach(stream grpc.BidiStreamingServer[containersv1.AttachRequest, containersv1.AttachResponse]) error {
+	ctx := stream.Context()
+	first, err := stream.Recv()
+	if err != nil {
+		return err
+	}
+	var pio containers.IO
+	if first.GetStart() {
+		_, pio, err = s.svc.StartAttached(ctx, first.GetId())
+	} else {
+		pio, err = s.svc.Attach(ctx, first.GetId())
+	}
+	if err != nil {
+		return err
+	}
+	if err := stream.Send(&containersv1.AttachResponse{Attached: true}); err != nil {
+		return err
+	}
+	go relayInput(pio, first.GetStdin(), first.GetCloseStdin(), func() (containers.Input, error) {
+		m, err := stream.Recv()
+		return containers.Input{Stdin: m.GetStdin(), CloseStdin: m.GetCloseStdin(), Width: m.GetWidth(), Height: m.GetHeight()}, err
+	})
+	if w, h := first.GetWidth(), first.GetHeight(); w > 0 && h > 0 {
+		_ = pio.Send(containers.Input{Width: w, Height: h})
+	}
+	for {
+		out, err := pio.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if err := stream.Send(&containersv1.AttachResponse{Stdout: out.Stdout, Stderr: out.Stderr}); err != nil {
+			return err
+		}
+	}
+}
+
+// relayInput passes the client's stdin, close and resize messages to pio
+// until the client ends its stream (which ends pio's input too) or pio
+// fails. It ends when the handler returns, as the stream's Recv then fails.
+func relayInput(pio containers.IO, stdin []byte, closeStdin bool, recv func() (containers.Input, error)) {
+	defer pio.CloseSend()
+	if len(stdin) > 0 || closeStdin {
+		if err := pio.Send(containers.Input{Stdin: stdin, CloseStdin: closeStdin}); err != nil {
+			return
+		}
+	}
+	for {
+		in, err := recv()
+		if err != nil {
+			return
+		}
+		if err := pio.Send(in); err != nil {
+			return
+		}
+	}
+}
+
+func (s *containersServer) Stats(ctx context.Context, req *containersv1.StatsRequest) (*containersv1.StatsResponse, error) {
+	st, err := s.svc.Stats(ctx, req.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return &containersv1.StatsResponse{
+		CpuUsageNs: uint64(max(st.CPUUsage, 0)), MemoryUsage: st.MemoryUsage, MemoryLimit: st.MemoryLimit,
+		Pids: st.Pids, ReadAt: timeToProto(st.ReadAt),
+	}, nil
 }

@@ -101,6 +101,10 @@ func (h *server) Attach(stream runtimev1.Runtime_AttachServer) error {
 		return err
 	}
 	defer h.s.unsubscribe(ch)
+	// Headers tell the client it is subscribed (it may Start now).
+	if err := stream.SendHeader(nil); err != nil {
+		return err
+	}
 	inErr := make(chan error, 1)
 	go func() {
 		for {

@@ -129,7 +129,11 @@ type Spec struct {
 	// Delete the container when it stops.
 	AutoRemove bool `protobuf:"varint,26,opt,name=auto_remove,json=autoRemove,proto3" json:"auto_remove,omitempty"`
 	// "os/arch[/variant]"; empty: the host's.
-	Platform      string `protobuf:"bytes,27,opt,name=platform,proto3" json:"platform,omitempty"`
+	Platform string `protobuf:"bytes,27,opt,name=platform,proto3" json:"platform,omitempty"`
+	// Keep the container's stdin open for Attach (-i).
+	Stdin bool `protobuf:"varint,28,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	// Give the container a pseudo-terminal (-t); its output is logged as stdout.
+	Tty           bool `protobuf:"varint,29,opt,name=tty,proto3" json:"tty,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -351,6 +355,20 @@ func (x *Spec) GetPlatform() string {
 		return x.Platform
 	}
 	return ""
+}
+
+func (x *Spec) GetStdin() bool {
+	if x != nil {
+		return x.Stdin
+	}
+	return false
+}
+
+func (x *Spec) GetTty() bool {
+	if x != nil {
+		return x.Tty
+	}
+	return false
 }
 
 type State struct {
@@ -1556,6 +1574,590 @@ func (x *PruneResponse) GetDeleted() []string {
 	return nil
 }
 
+// ExecProcess is a process to run in a container. Unset fields come from
+// the container's own process; env is added to the container's env.
+type ExecProcess struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Args  []string               `protobuf:"bytes,1,rep,name=args,proto3" json:"args,omitempty"`
+	// "KEY=value".
+	Env []string `protobuf:"bytes,2,rep,name=env,proto3" json:"env,omitempty"`
+	// Absolute path in the container.
+	Workdir string `protobuf:"bytes,3,opt,name=workdir,proto3" json:"workdir,omitempty"`
+	// "name", "uid", "uid:gid", "name:group", resolved in the container.
+	User string `protobuf:"bytes,4,opt,name=user,proto3" json:"user,omitempty"`
+	// Keep stdin open for ExecRequest.stdin.
+	Stdin bool `protobuf:"varint,5,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	// Allocate a pseudo-terminal.
+	Tty bool `protobuf:"varint,6,opt,name=tty,proto3" json:"tty,omitempty"`
+	// Run in the background; output goes to the container log.
+	Detach        bool `protobuf:"varint,7,opt,name=detach,proto3" json:"detach,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecProcess) Reset() {
+	*x = ExecProcess{}
+	mi := &file_api_services_containers_v1_containers_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecProcess) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecProcess) ProtoMessage() {}
+
+func (x *ExecProcess) ProtoReflect() protoreflect.Message {
+	mi := &file_api_services_containers_v1_containers_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecProcess.ProtoReflect.Descriptor instead.
+func (*ExecProcess) Descriptor() ([]byte, []int) {
+	return file_api_services_containers_v1_containers_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *ExecProcess) GetArgs() []string {
+	if x != nil {
+		return x.Args
+	}
+	return nil
+}
+
+func (x *ExecProcess) GetEnv() []string {
+	if x != nil {
+		return x.Env
+	}
+	return nil
+}
+
+func (x *ExecProcess) GetWorkdir() string {
+	if x != nil {
+		return x.Workdir
+	}
+	return ""
+}
+
+func (x *ExecProcess) GetUser() string {
+	if x != nil {
+		return x.User
+	}
+	return ""
+}
+
+func (x *ExecProcess) GetStdin() bool {
+	if x != nil {
+		return x.Stdin
+	}
+	return false
+}
+
+func (x *ExecProcess) GetTty() bool {
+	if x != nil {
+		return x.Tty
+	}
+	return false
+}
+
+func (x *ExecProcess) GetDetach() bool {
+	if x != nil {
+		return x.Detach
+	}
+	return false
+}
+
+type ExecRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// First message only: the container and the process.
+	Id         string       `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Process    *ExecProcess `protobuf:"bytes,2,opt,name=process,proto3" json:"process,omitempty"`
+	Stdin      []byte       `protobuf:"bytes,3,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	CloseStdin bool         `protobuf:"varint,4,opt,name=close_stdin,json=closeStdin,proto3" json:"close_stdin,omitempty"`
+	// Terminal size, when non-zero (tty only).
+	Width         uint32 `protobuf:"varint,5,opt,name=width,proto3" json:"width,omitempty"`
+	Height        uint32 `protobuf:"varint,6,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecRequest) Reset() {
+	*x = ExecRequest{}
+	mi := &file_api_services_containers_v1_containers_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecRequest) ProtoMessage() {}
+
+func (x *ExecRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_api_services_containers_v1_containers_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecRequest.ProtoReflect.Descriptor instead.
+func (*ExecRequest) Descriptor() ([]byte, []int) {
+	return file_api_services_containers_v1_containers_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *ExecRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *ExecRequest) GetProcess() *ExecProcess {
+	if x != nil {
+		return x.Process
+	}
+	return nil
+}
+
+func (x *ExecRequest) GetStdin() []byte {
+	if x != nil {
+		return x.Stdin
+	}
+	return nil
+}
+
+func (x *ExecRequest) GetCloseStdin() bool {
+	if x != nil {
+		return x.CloseStdin
+	}
+	return false
+}
+
+func (x *ExecRequest) GetWidth() uint32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *ExecRequest) GetHeight() uint32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+// ExecExit is how an exec'd process ended.
+type ExecExit struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Exit code; 128+signal when killed by a signal.
+	Code int32 `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	// Signal that killed it, 0 if it exited.
+	Signal        int32 `protobuf:"varint,2,opt,name=signal,proto3" json:"signal,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecExit) Reset() {
+	*x = ExecExit{}
+	mi := &file_api_services_containers_v1_containers_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecExit) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecExit) ProtoMessage() {}
+
+func (x *ExecExit) ProtoReflect() protoreflect.Message {
+	mi := &file_api_services_containers_v1_containers_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecExit.ProtoReflect.Descriptor instead.
+func (*ExecExit) Descriptor() ([]byte, []int) {
+	return file_api_services_containers_v1_containers_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *ExecExit) GetCode() int32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *ExecExit) GetSignal() int32 {
+	if x != nil {
+		return x.Signal
+	}
+	return 0
+}
+
+type ExecResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// First message: the process's host pid.
+	Pid    int32  `protobuf:"varint,1,opt,name=pid,proto3" json:"pid,omitempty"`
+	Stdout []byte `protobuf:"bytes,2,opt,name=stdout,proto3" json:"stdout,omitempty"`
+	Stderr []byte `protobuf:"bytes,3,opt,name=stderr,proto3" json:"stderr,omitempty"`
+	// Last message.
+	Exit          *ExecExit `protobuf:"bytes,4,opt,name=exit,proto3" json:"exit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ExecResponse) Reset() {
+	*x = ExecResponse{}
+	mi := &file_api_services_containers_v1_containers_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ExecResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ExecResponse) ProtoMessage() {}
+
+func (x *ExecResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_api_services_containers_v1_containers_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ExecResponse.ProtoReflect.Descriptor instead.
+func (*ExecResponse) Descriptor() ([]byte, []int) {
+	return file_api_services_containers_v1_containers_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *ExecResponse) GetPid() int32 {
+	if x != nil {
+		return x.Pid
+	}
+	return 0
+}
+
+func (x *ExecResponse) GetStdout() []byte {
+	if x != nil {
+		return x.Stdout
+	}
+	return nil
+}
+
+func (x *ExecResponse) GetStderr() []byte {
+	if x != nil {
+		return x.Stderr
+	}
+	return nil
+}
+
+func (x *ExecResponse) GetExit() *ExecExit {
+	if x != nil {
+		return x.Exit
+	}
+	return nil
+}
+
+type AttachRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// First message only: the container, and whether to start it.
+	Id    string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Start bool   `protobuf:"varint,2,opt,name=start,proto3" json:"start,omitempty"`
+	Stdin []byte `protobuf:"bytes,3,opt,name=stdin,proto3" json:"stdin,omitempty"`
+	// Close the container's stdin (a pipe; ignored for a terminal).
+	CloseStdin bool `protobuf:"varint,4,opt,name=close_stdin,json=closeStdin,proto3" json:"close_stdin,omitempty"`
+	// Terminal size, when non-zero.
+	Width         uint32 `protobuf:"varint,5,opt,name=width,proto3" json:"width,omitempty"`
+	Height        uint32 `protobuf:"varint,6,opt,name=height,proto3" json:"height,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttachRequest) Reset() {
+	*x = AttachRequest{}
+	mi := &file_api_services_containers_v1_containers_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachRequest) ProtoMessage() {}
+
+func (x *AttachRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_api_services_containers_v1_containers_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachRequest.ProtoReflect.Descriptor instead.
+func (*AttachRequest) Descriptor() ([]byte, []int) {
+	return file_api_services_containers_v1_containers_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *AttachRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AttachRequest) GetStart() bool {
+	if x != nil {
+		return x.Start
+	}
+	return false
+}
+
+func (x *AttachRequest) GetStdin() []byte {
+	if x != nil {
+		return x.Stdin
+	}
+	return nil
+}
+
+func (x *AttachRequest) GetCloseStdin() bool {
+	if x != nil {
+		return x.CloseStdin
+	}
+	return false
+}
+
+func (x *AttachRequest) GetWidth() uint32 {
+	if x != nil {
+		return x.Width
+	}
+	return 0
+}
+
+func (x *AttachRequest) GetHeight() uint32 {
+	if x != nil {
+		return x.Height
+	}
+	return 0
+}
+
+type AttachResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// First message only: the attachment is in place (and, with start, the
+	// container has started).
+	Attached      bool   `protobuf:"varint,1,opt,name=attached,proto3" json:"attached,omitempty"`
+	Stdout        []byte `protobuf:"bytes,2,opt,name=stdout,proto3" json:"stdout,omitempty"`
+	Stderr        []byte `protobuf:"bytes,3,opt,name=stderr,proto3" json:"stderr,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AttachResponse) Reset() {
+	*x = AttachResponse{}
+	mi := &file_api_services_containers_v1_containers_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AttachResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AttachResponse) ProtoMessage() {}
+
+func (x *AttachResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_api_services_containers_v1_containers_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AttachResponse.ProtoReflect.Descriptor instead.
+func (*AttachResponse) Descriptor() ([]byte, []int) {
+	return file_api_services_containers_v1_containers_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *AttachResponse) GetAttached() bool {
+	if x != nil {
+		return x.Attached
+	}
+	return false
+}
+
+func (x *AttachResponse) GetStdout() []byte {
+	if x != nil {
+		return x.Stdout
+	}
+	return nil
+}
+
+func (x *AttachResponse) GetStderr() []byte {
+	if x != nil {
+		return x.Stderr
+	}
+	return nil
+}
+
+type StatsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatsRequest) Reset() {
+	*x = StatsRequest{}
+	mi := &file_api_services_containers_v1_containers_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatsRequest) ProtoMessage() {}
+
+func (x *StatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_api_services_containers_v1_containers_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
+func (*StatsRequest) Descriptor() ([]byte, []int) {
+	return file_api_services_containers_v1_containers_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *StatsRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type StatsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// CPU time used so far, in nanoseconds.
+	CpuUsageNs uint64 `protobuf:"varint,1,opt,name=cpu_usage_ns,json=cpuUsageNs,proto3" json:"cpu_usage_ns,omitempty"`
+	// Memory in use, in bytes.
+	MemoryUsage uint64 `protobuf:"varint,2,opt,name=memory_usage,json=memoryUsage,proto3" json:"memory_usage,omitempty"`
+	// Memory limit in bytes; 0 when unlimited.
+	MemoryLimit uint64 `protobuf:"varint,3,opt,name=memory_limit,json=memoryLimit,proto3" json:"memory_limit,omitempty"`
+	// Number of processes in the container.
+	Pids          uint64                 `protobuf:"varint,4,opt,name=pids,proto3" json:"pids,omitempty"`
+	ReadAt        *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=read_at,json=readAt,proto3" json:"read_at,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StatsResponse) Reset() {
+	*x = StatsResponse{}
+	mi := &file_api_services_containers_v1_containers_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StatsResponse) ProtoMessage() {}
+
+func (x *StatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_api_services_containers_v1_containers_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
+func (*StatsResponse) Descriptor() ([]byte, []int) {
+	return file_api_services_containers_v1_containers_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *StatsResponse) GetCpuUsageNs() uint64 {
+	if x != nil {
+		return x.CpuUsageNs
+	}
+	return 0
+}
+
+func (x *StatsResponse) GetMemoryUsage() uint64 {
+	if x != nil {
+		return x.MemoryUsage
+	}
+	return 0
+}
+
+func (x *StatsResponse) GetMemoryLimit() uint64 {
+	if x != nil {
+		return x.MemoryLimit
+	}
+	return 0
+}
+
+func (x *StatsResponse) GetPids() uint64 {
+	if x != nil {
+		return x.Pids
+	}
+	return 0
+}
+
+func (x *StatsResponse) GetReadAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ReadAt
+	}
+	return nil
+}
+
 var File_api_services_containers_v1_containers_proto protoreflect.FileDescriptor
 
 const file_api_services_containers_v1_containers_proto_rawDesc = "" +
@@ -1564,7 +2166,7 @@ const file_api_services_containers_v1_containers_proto_rawDesc = "" +
 	"\x06Ulimit\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04soft\x18\x02 \x01(\x04R\x04soft\x12\x12\n" +
-	"\x04hard\x18\x03 \x01(\x04R\x04hard\"\x92\a\n" +
+	"\x04hard\x18\x03 \x01(\x04R\x04hard\"\xba\a\n" +
 	"\x04Spec\x12\x14\n" +
 	"\x05image\x18\x01 \x01(\tR\x05image\x12\x12\n" +
 	"\x04args\x18\x02 \x03(\tR\x04args\x12/\n" +
@@ -1597,7 +2199,9 @@ const file_api_services_containers_v1_containers_proto_rawDesc = "" +
 	"\fstop_timeout\x18\x19 \x01(\v2\x19.google.protobuf.DurationR\vstopTimeout\x12\x1f\n" +
 	"\vauto_remove\x18\x1a \x01(\bR\n" +
 	"autoRemove\x12\x1a\n" +
-	"\bplatform\x18\x1b \x01(\tR\bplatform\x1a9\n" +
+	"\bplatform\x18\x1b \x01(\tR\bplatform\x12\x14\n" +
+	"\x05stdin\x18\x1c \x01(\bR\x05stdin\x12\x10\n" +
+	"\x03tty\x18\x1d \x01(\bR\x03tty\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x06\n" +
@@ -1685,7 +2289,53 @@ const file_api_services_containers_v1_containers_proto_rawDesc = "" +
 	"\x04time\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\"\x0e\n" +
 	"\fPruneRequest\")\n" +
 	"\rPruneResponse\x12\x18\n" +
-	"\adeleted\x18\x01 \x03(\tR\adeleted2\x9f\b\n" +
+	"\adeleted\x18\x01 \x03(\tR\adeleted\"\xa1\x01\n" +
+	"\vExecProcess\x12\x12\n" +
+	"\x04args\x18\x01 \x03(\tR\x04args\x12\x10\n" +
+	"\x03env\x18\x02 \x03(\tR\x03env\x12\x18\n" +
+	"\aworkdir\x18\x03 \x01(\tR\aworkdir\x12\x12\n" +
+	"\x04user\x18\x04 \x01(\tR\x04user\x12\x14\n" +
+	"\x05stdin\x18\x05 \x01(\bR\x05stdin\x12\x10\n" +
+	"\x03tty\x18\x06 \x01(\bR\x03tty\x12\x16\n" +
+	"\x06detach\x18\a \x01(\bR\x06detach\"\xcb\x01\n" +
+	"\vExecRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12G\n" +
+	"\aprocess\x18\x02 \x01(\v2-.container.services.containers.v1.ExecProcessR\aprocess\x12\x14\n" +
+	"\x05stdin\x18\x03 \x01(\fR\x05stdin\x12\x1f\n" +
+	"\vclose_stdin\x18\x04 \x01(\bR\n" +
+	"closeStdin\x12\x14\n" +
+	"\x05width\x18\x05 \x01(\rR\x05width\x12\x16\n" +
+	"\x06height\x18\x06 \x01(\rR\x06height\"6\n" +
+	"\bExecExit\x12\x12\n" +
+	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x16\n" +
+	"\x06signal\x18\x02 \x01(\x05R\x06signal\"\x90\x01\n" +
+	"\fExecResponse\x12\x10\n" +
+	"\x03pid\x18\x01 \x01(\x05R\x03pid\x12\x16\n" +
+	"\x06stdout\x18\x02 \x01(\fR\x06stdout\x12\x16\n" +
+	"\x06stderr\x18\x03 \x01(\fR\x06stderr\x12>\n" +
+	"\x04exit\x18\x04 \x01(\v2*.container.services.containers.v1.ExecExitR\x04exit\"\x9a\x01\n" +
+	"\rAttachRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x14\n" +
+	"\x05start\x18\x02 \x01(\bR\x05start\x12\x14\n" +
+	"\x05stdin\x18\x03 \x01(\fR\x05stdin\x12\x1f\n" +
+	"\vclose_stdin\x18\x04 \x01(\bR\n" +
+	"closeStdin\x12\x14\n" +
+	"\x05width\x18\x05 \x01(\rR\x05width\x12\x16\n" +
+	"\x06height\x18\x06 \x01(\rR\x06height\"\\\n" +
+	"\x0eAttachResponse\x12\x1a\n" +
+	"\battached\x18\x01 \x01(\bR\battached\x12\x16\n" +
+	"\x06stdout\x18\x02 \x01(\fR\x06stdout\x12\x16\n" +
+	"\x06stderr\x18\x03 \x01(\fR\x06stderr\"\x1e\n" +
+	"\fStatsRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"\xc0\x01\n" +
+	"\rStatsResponse\x12 \n" +
+	"\fcpu_usage_ns\x18\x01 \x01(\x04R\n" +
+	"cpuUsageNs\x12!\n" +
+	"\fmemory_usage\x18\x02 \x01(\x04R\vmemoryUsage\x12!\n" +
+	"\fmemory_limit\x18\x03 \x01(\x04R\vmemoryLimit\x12\x12\n" +
+	"\x04pids\x18\x04 \x01(\x04R\x04pids\x123\n" +
+	"\aread_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x06readAt2\xe5\n" +
+	"\n" +
 	"\n" +
 	"Containers\x12k\n" +
 	"\x06Create\x12/.container.services.containers.v1.CreateRequest\x1a0.container.services.containers.v1.CreateResponse\x12h\n" +
@@ -1697,7 +2347,10 @@ const file_api_services_containers_v1_containers_proto_rawDesc = "" +
 	"\x03Get\x12,.container.services.containers.v1.GetRequest\x1a-.container.services.containers.v1.GetResponse\x12e\n" +
 	"\x04Wait\x12-.container.services.containers.v1.WaitRequest\x1a..container.services.containers.v1.WaitResponse\x12c\n" +
 	"\x04Logs\x12-.container.services.containers.v1.LogsRequest\x1a*.container.services.containers.v1.LogEntry0\x01\x12h\n" +
-	"\x05Prune\x12..container.services.containers.v1.PruneRequest\x1a/.container.services.containers.v1.PruneResponseBDZBgithub.com/berth/container/api/services/containers/v1;containersv1b\x06proto3"
+	"\x05Prune\x12..container.services.containers.v1.PruneRequest\x1a/.container.services.containers.v1.PruneResponse\x12i\n" +
+	"\x04Exec\x12-.container.services.containers.v1.ExecRequest\x1a..container.services.containers.v1.ExecResponse(\x010\x01\x12o\n" +
+	"\x06Attach\x12/.container.services.containers.v1.AttachRequest\x1a0.container.services.containers.v1.AttachResponse(\x010\x01\x12h\n" +
+	"\x05Stats\x12..container.services.containers.v1.StatsRequest\x1a/.container.services.containers.v1.StatsResponseBDZBgithub.com/berth/container/api/services/containers/v1;containersv1b\x06proto3"
 
 var (
 	file_api_services_containers_v1_containers_proto_rawDescOnce sync.Once
@@ -1711,7 +2364,7 @@ func file_api_services_containers_v1_containers_proto_rawDescGZIP() []byte {
 	return file_api_services_containers_v1_containers_proto_rawDescData
 }
 
-var file_api_services_containers_v1_containers_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
+var file_api_services_containers_v1_containers_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_api_services_containers_v1_containers_proto_goTypes = []any{
 	(*Ulimit)(nil),                // 0: container.services.containers.v1.Ulimit
 	(*Spec)(nil),                  // 1: container.services.containers.v1.Spec
@@ -1737,55 +2390,72 @@ var file_api_services_containers_v1_containers_proto_goTypes = []any{
 	(*LogEntry)(nil),              // 21: container.services.containers.v1.LogEntry
 	(*PruneRequest)(nil),          // 22: container.services.containers.v1.PruneRequest
 	(*PruneResponse)(nil),         // 23: container.services.containers.v1.PruneResponse
-	nil,                           // 24: container.services.containers.v1.Spec.LabelsEntry
-	(*durationpb.Duration)(nil),   // 25: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 26: google.protobuf.Timestamp
+	(*ExecProcess)(nil),           // 24: container.services.containers.v1.ExecProcess
+	(*ExecRequest)(nil),           // 25: container.services.containers.v1.ExecRequest
+	(*ExecExit)(nil),              // 26: container.services.containers.v1.ExecExit
+	(*ExecResponse)(nil),          // 27: container.services.containers.v1.ExecResponse
+	(*AttachRequest)(nil),         // 28: container.services.containers.v1.AttachRequest
+	(*AttachResponse)(nil),        // 29: container.services.containers.v1.AttachResponse
+	(*StatsRequest)(nil),          // 30: container.services.containers.v1.StatsRequest
+	(*StatsResponse)(nil),         // 31: container.services.containers.v1.StatsResponse
+	nil,                           // 32: container.services.containers.v1.Spec.LabelsEntry
+	(*durationpb.Duration)(nil),   // 33: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 34: google.protobuf.Timestamp
 }
 var file_api_services_containers_v1_containers_proto_depIdxs = []int32{
-	24, // 0: container.services.containers.v1.Spec.labels:type_name -> container.services.containers.v1.Spec.LabelsEntry
+	32, // 0: container.services.containers.v1.Spec.labels:type_name -> container.services.containers.v1.Spec.LabelsEntry
 	0,  // 1: container.services.containers.v1.Spec.ulimits:type_name -> container.services.containers.v1.Ulimit
-	25, // 2: container.services.containers.v1.Spec.stop_timeout:type_name -> google.protobuf.Duration
-	26, // 3: container.services.containers.v1.State.started_at:type_name -> google.protobuf.Timestamp
-	26, // 4: container.services.containers.v1.State.finished_at:type_name -> google.protobuf.Timestamp
+	33, // 2: container.services.containers.v1.Spec.stop_timeout:type_name -> google.protobuf.Duration
+	34, // 3: container.services.containers.v1.State.started_at:type_name -> google.protobuf.Timestamp
+	34, // 4: container.services.containers.v1.State.finished_at:type_name -> google.protobuf.Timestamp
 	1,  // 5: container.services.containers.v1.Container.spec:type_name -> container.services.containers.v1.Spec
-	26, // 6: container.services.containers.v1.Container.created_at:type_name -> google.protobuf.Timestamp
+	34, // 6: container.services.containers.v1.Container.created_at:type_name -> google.protobuf.Timestamp
 	2,  // 7: container.services.containers.v1.Container.state:type_name -> container.services.containers.v1.State
 	1,  // 8: container.services.containers.v1.CreateRequest.spec:type_name -> container.services.containers.v1.Spec
 	3,  // 9: container.services.containers.v1.CreateResponse.container:type_name -> container.services.containers.v1.Container
 	3,  // 10: container.services.containers.v1.StartResponse.container:type_name -> container.services.containers.v1.Container
-	25, // 11: container.services.containers.v1.StopRequest.timeout:type_name -> google.protobuf.Duration
+	33, // 11: container.services.containers.v1.StopRequest.timeout:type_name -> google.protobuf.Duration
 	3,  // 12: container.services.containers.v1.StopResponse.container:type_name -> container.services.containers.v1.Container
 	3,  // 13: container.services.containers.v1.ListResponse.containers:type_name -> container.services.containers.v1.Container
 	3,  // 14: container.services.containers.v1.GetResponse.container:type_name -> container.services.containers.v1.Container
-	26, // 15: container.services.containers.v1.WaitResponse.finished_at:type_name -> google.protobuf.Timestamp
-	26, // 16: container.services.containers.v1.LogsRequest.since:type_name -> google.protobuf.Timestamp
-	26, // 17: container.services.containers.v1.LogsRequest.until:type_name -> google.protobuf.Timestamp
-	26, // 18: container.services.containers.v1.LogEntry.time:type_name -> google.protobuf.Timestamp
-	4,  // 19: container.services.containers.v1.Containers.Create:input_type -> container.services.containers.v1.CreateRequest
-	6,  // 20: container.services.containers.v1.Containers.Start:input_type -> container.services.containers.v1.StartRequest
-	8,  // 21: container.services.containers.v1.Containers.Stop:input_type -> container.services.containers.v1.StopRequest
-	10, // 22: container.services.containers.v1.Containers.Kill:input_type -> container.services.containers.v1.KillRequest
-	12, // 23: container.services.containers.v1.Containers.Delete:input_type -> container.services.containers.v1.DeleteRequest
-	14, // 24: container.services.containers.v1.Containers.List:input_type -> container.services.containers.v1.ListRequest
-	16, // 25: container.services.containers.v1.Containers.Get:input_type -> container.services.containers.v1.GetRequest
-	18, // 26: container.services.containers.v1.Containers.Wait:input_type -> container.services.containers.v1.WaitRequest
-	20, // 27: container.services.containers.v1.Containers.Logs:input_type -> container.services.containers.v1.LogsRequest
-	22, // 28: container.services.containers.v1.Containers.Prune:input_type -> container.services.containers.v1.PruneRequest
-	5,  // 29: container.services.containers.v1.Containers.Create:output_type -> container.services.containers.v1.CreateResponse
-	7,  // 30: container.services.containers.v1.Containers.Start:output_type -> container.services.containers.v1.StartResponse
-	9,  // 31: container.services.containers.v1.Containers.Stop:output_type -> container.services.containers.v1.StopResponse
-	11, // 32: container.services.containers.v1.Containers.Kill:output_type -> container.services.containers.v1.KillResponse
-	13, // 33: container.services.containers.v1.Containers.Delete:output_type -> container.services.containers.v1.DeleteResponse
-	15, // 34: container.services.containers.v1.Containers.List:output_type -> container.services.containers.v1.ListResponse
-	17, // 35: container.services.containers.v1.Containers.Get:output_type -> container.services.containers.v1.GetResponse
-	19, // 36: container.services.containers.v1.Containers.Wait:output_type -> container.services.containers.v1.WaitResponse
-	21, // 37: container.services.containers.v1.Containers.Logs:output_type -> container.services.containers.v1.LogEntry
-	23, // 38: container.services.containers.v1.Containers.Prune:output_type -> container.services.containers.v1.PruneResponse
-	29, // [29:39] is the sub-list for method output_type
-	19, // [19:29] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	34, // 15: container.services.containers.v1.WaitResponse.finished_at:type_name -> google.protobuf.Timestamp
+	34, // 16: container.services.containers.v1.LogsRequest.since:type_name -> google.protobuf.Timestamp
+	34, // 17: container.services.containers.v1.LogsRequest.until:type_name -> google.protobuf.Timestamp
+	34, // 18: container.services.containers.v1.LogEntry.time:type_name -> google.protobuf.Timestamp
+	24, // 19: container.services.containers.v1.ExecRequest.process:type_name -> container.services.containers.v1.ExecProcess
+	26, // 20: container.services.containers.v1.ExecResponse.exit:type_name -> container.services.containers.v1.ExecExit
+	34, // 21: container.services.containers.v1.StatsResponse.read_at:type_name -> google.protobuf.Timestamp
+	4,  // 22: container.services.containers.v1.Containers.Create:input_type -> container.services.containers.v1.CreateRequest
+	6,  // 23: container.services.containers.v1.Containers.Start:input_type -> container.services.containers.v1.StartRequest
+	8,  // 24: container.services.containers.v1.Containers.Stop:input_type -> container.services.containers.v1.StopRequest
+	10, // 25: container.services.containers.v1.Containers.Kill:input_type -> container.services.containers.v1.KillRequest
+	12, // 26: container.services.containers.v1.Containers.Delete:input_type -> container.services.containers.v1.DeleteRequest
+	14, // 27: container.services.containers.v1.Containers.List:input_type -> container.services.containers.v1.ListRequest
+	16, // 28: container.services.containers.v1.Containers.Get:input_type -> container.services.containers.v1.GetRequest
+	18, // 29: container.services.containers.v1.Containers.Wait:input_type -> container.services.containers.v1.WaitRequest
+	20, // 30: container.services.containers.v1.Containers.Logs:input_type -> container.services.containers.v1.LogsRequest
+	22, // 31: container.services.containers.v1.Containers.Prune:input_type -> container.services.containers.v1.PruneRequest
+	25, // 32: container.services.containers.v1.Containers.Exec:input_type -> container.services.containers.v1.ExecRequest
+	28, // 33: container.services.containers.v1.Containers.Attach:input_type -> container.services.containers.v1.AttachRequest
+	30, // 34: container.services.containers.v1.Containers.Stats:input_type -> container.services.containers.v1.StatsRequest
+	5,  // 35: container.services.containers.v1.Containers.Create:output_type -> container.services.containers.v1.CreateResponse
+	7,  // 36: container.services.containers.v1.Containers.Start:output_type -> container.services.containers.v1.StartResponse
+	9,  // 37: container.services.containers.v1.Containers.Stop:output_type -> container.services.containers.v1.StopResponse
+	11, // 38: container.services.containers.v1.Containers.Kill:output_type -> container.services.containers.v1.KillResponse
+	13, // 39: container.services.containers.v1.Containers.Delete:output_type -> container.services.containers.v1.DeleteResponse
+	15, // 40: container.services.containers.v1.Containers.List:output_type -> container.services.containers.v1.ListResponse
+	17, // 41: container.services.containers.v1.Containers.Get:output_type -> container.services.containers.v1.GetResponse
+	19, // 42: container.services.containers.v1.Containers.Wait:output_type -> container.services.containers.v1.WaitResponse
+	21, // 43: container.services.containers.v1.Containers.Logs:output_type -> container.services.containers.v1.LogEntry
+	23, // 44: container.services.containers.v1.Containers.Prune:output_type -> container.services.containers.v1.PruneResponse
+	27, // 45: container.services.containers.v1.Containers.Exec:output_type -> container.services.containers.v1.ExecResponse
+	29, // 46: container.services.containers.v1.Containers.Attach:output_type -> container.services.containers.v1.AttachResponse
+	31, // 47: container.services.containers.v1.Containers.Stats:output_type -> container.services.containers.v1.StatsResponse
+	35, // [35:48] is the sub-list for method output_type
+	22, // [22:35] is the sub-list for method input_type
+	22, // [22:22] is the sub-list for extension type_name
+	22, // [22:22] is the sub-list for extension extendee
+	0,  // [0:22] is the sub-list for field type_name
 }
 
 func init() { file_api_services_containers_v1_containers_proto_init() }
@@ -1801,7 +2471,7 @@ func file_api_services_containers_v1_containers_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_services_containers_v1_containers_proto_rawDesc), len(file_api_services_containers_v1_containers_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   25,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -33,6 +33,9 @@ const (
 	Containers_Wait_FullMethodName   = "/container.services.containers.v1.Containers/Wait"
 	Containers_Logs_FullMethodName   = "/container.services.containers.v1.Containers/Logs"
 	Containers_Prune_FullMethodName  = "/container.services.containers.v1.Containers/Prune"
+	Containers_Exec_FullMethodName   = "/container.services.containers.v1.Containers/Exec"
+	Containers_Attach_FullMethodName = "/container.services.containers.v1.Containers/Attach"
+	Containers_Stats_FullMethodName  = "/container.services.containers.v1.Containers/Stats"
 )
 
 // ContainersClient is the client API for Containers service.
@@ -60,10 +63,33 @@ type ContainersClient interface {
 	// Logs streams the container's log. With follow the stream stays open
 	// until the container stops (or the client cancels); opened on a created
 	// container it follows the coming run, which is how a foreground `run`
-	// streams output. Attaching stdin or a terminal is not offered yet.
+	// streams output. Interactive stdio goes through Attach.
 	Logs(ctx context.Context, in *LogsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[LogEntry], error)
 	// Prune deletes every stopped container.
 	Prune(ctx context.Context, in *PruneRequest, opts ...grpc.CallOption) (*PruneResponse, error)
+	// Exec runs an extra process in a running container (FailedPrecondition
+	// otherwise). The client's first message names the container and carries
+	// the process; later messages carry stdin data, close_stdin and terminal
+	// sizes (the end of the client's stream closes stdin too). The server
+	// answers first with the process's pid, then streams stdout and stderr
+	// (a terminal's output comes as stdout), and ends with one message holding
+	// the exit status. A detached process's stream ends right after the pid;
+	// its output goes to the container log.
+	Exec(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecRequest, ExecResponse], error)
+	// Attach connects to a container's stdio: stdin (when created with stdin),
+	// terminal sizes and close_stdin in; output from the moment of attaching
+	// out. The first message names the container. With start, a created or
+	// stopped container is started once the attachment is in place, so no
+	// output is missed (a foreground `run -i/-t`); without it the container
+	// must be running (FailedPrecondition otherwise). The first response
+	// (attached) says the attachment is in place. The stream ends when the
+	// container's output ends; the exit status then comes from Wait. Output
+	// a slow client cannot take is dropped from its stream (never from the
+	// log).
+	Attach(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AttachRequest, AttachResponse], error)
+	// Stats reports a running container's resource usage from its cgroup
+	// (FailedPrecondition when it is not running).
+	Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsResponse, error)
 }
 
 type containersClient struct {
@@ -183,6 +209,42 @@ func (c *containersClient) Prune(ctx context.Context, in *PruneRequest, opts ...
 	return out, nil
 }
 
+func (c *containersClient) Exec(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ExecRequest, ExecResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Containers_ServiceDesc.Streams[1], Containers_Exec_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ExecRequest, ExecResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Containers_ExecClient = grpc.BidiStreamingClient[ExecRequest, ExecResponse]
+
+func (c *containersClient) Attach(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[AttachRequest, AttachResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Containers_ServiceDesc.Streams[2], Containers_Attach_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[AttachRequest, AttachResponse]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Containers_AttachClient = grpc.BidiStreamingClient[AttachRequest, AttachResponse]
+
+func (c *containersClient) Stats(ctx context.Context, in *StatsRequest, opts ...grpc.CallOption) (*StatsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StatsResponse)
+	err := c.cc.Invoke(ctx, Containers_Stats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // ContainersServer is the server API for Containers service.
 // All implementations must embed UnimplementedContainersServer
 // for forward compatibility.
@@ -208,10 +270,33 @@ type ContainersServer interface {
 	// Logs streams the container's log. With follow the stream stays open
 	// until the container stops (or the client cancels); opened on a created
 	// container it follows the coming run, which is how a foreground `run`
-	// streams output. Attaching stdin or a terminal is not offered yet.
+	// streams output. Interactive stdio goes through Attach.
 	Logs(*LogsRequest, grpc.ServerStreamingServer[LogEntry]) error
 	// Prune deletes every stopped container.
 	Prune(context.Context, *PruneRequest) (*PruneResponse, error)
+	// Exec runs an extra process in a running container (FailedPrecondition
+	// otherwise). The client's first message names the container and carries
+	// the process; later messages carry stdin data, close_stdin and terminal
+	// sizes (the end of the client's stream closes stdin too). The server
+	// answers first with the process's pid, then streams stdout and stderr
+	// (a terminal's output comes as stdout), and ends with one message holding
+	// the exit status. A detached process's stream ends right after the pid;
+	// its output goes to the container log.
+	Exec(grpc.BidiStreamingServer[ExecRequest, ExecResponse]) error
+	// Attach connects to a container's stdio: stdin (when created with stdin),
+	// terminal sizes and close_stdin in; output from the moment of attaching
+	// out. The first message names the container. With start, a created or
+	// stopped container is started once the attachment is in place, so no
+	// output is missed (a foreground `run -i/-t`); without it the container
+	// must be running (FailedPrecondition otherwise). The first response
+	// (attached) says the attachment is in place. The stream ends when the
+	// container's output ends; the exit status then comes from Wait. Output
+	// a slow client cannot take is dropped from its stream (never from the
+	// log).
+	Attach(grpc.BidiStreamingServer[AttachRequest, AttachResponse]) error
+	// Stats reports a running container's resource usage from its cgroup
+	// (FailedPrecondition when it is not running).
+	Stats(context.Context, *StatsRequest) (*StatsResponse, error)
 	mustEmbedUnimplementedContainersServer()
 }
 
@@ -251,6 +336,15 @@ func (UnimplementedContainersServer) Logs(*LogsRequest, grpc.ServerStreamingServ
 }
 func (UnimplementedContainersServer) Prune(context.Context, *PruneRequest) (*PruneResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Prune not implemented")
+}
+func (UnimplementedContainersServer) Exec(grpc.BidiStreamingServer[ExecRequest, ExecResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method Exec not implemented")
+}
+func (UnimplementedContainersServer) Attach(grpc.BidiStreamingServer[AttachRequest, AttachResponse]) error {
+	return status.Errorf(codes.Unimplemented, "method Attach not implemented")
+}
+func (UnimplementedContainersServer) Stats(context.Context, *StatsRequest) (*StatsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Stats not implemented")
 }
 func (UnimplementedContainersServer) mustEmbedUnimplementedContainersServer() {}
 func (UnimplementedContainersServer) testEmbeddedByValue()                    {}
@@ -446,6 +540,38 @@ func _Containers_Prune_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Containers_Exec_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ContainersServer).Exec(&grpc.GenericServerStream[ExecRequest, ExecResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Containers_ExecServer = grpc.BidiStreamingServer[ExecRequest, ExecResponse]
+
+func _Containers_Attach_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(ContainersServer).Attach(&grpc.GenericServerStream[AttachRequest, AttachResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Containers_AttachServer = grpc.BidiStreamingServer[AttachRequest, AttachResponse]
+
+func _Containers_Stats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ContainersServer).Stats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Containers_Stats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ContainersServer).Stats(ctx, req.(*StatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Containers_ServiceDesc is the grpc.ServiceDesc for Containers service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -489,12 +615,28 @@ var Containers_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "Prune",
 			Handler:    _Containers_Prune_Handler,
 		},
+		{
+			MethodName: "Stats",
+			Handler:    _Containers_Stats_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "Logs",
 			Handler:       _Containers_Logs_Handler,
 			ServerStreams: true,
+		},
+		{
+			StreamName:    "Exec",
+			Handler:       _Containers_Exec_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+		{
+			StreamName:    "Attach",
+			Handler:       _Containers_Attach_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
 		},
 	},
 	Metadata: "api/services/containers/v1/containers.proto",

@@ -1,0 +1,318 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/containerd/console"
+
+	"github.com/berth/container/client"
+	"github.com/berth/container/errdefs"
+)
+
+// runPty runs the CLI with stdin, stdout and stderr on a new pseudo-terminal
+// and returns what it wrote there (the terminal echoes, and turns \n into
+// \r\n) and its exit code. input is typed once the output contains waitFor.
+func runPty(t *testing.T, d *Daemon, waitFor, input string, args ...string) (string, int) {
+	t.Helper()
+	master, slavePath, err := console.NewPty()
+	if err != nil {
+		t.Fatalf("new pty: %v", err)
+	}
+	defer master.Close()
+	if err := master.Resize(console.WinSize{Width: 100, Height: 30}); err != nil {
+		t.Fatalf("resize pty: %v", err)
+	}
+	slave, err := os.OpenFile(slavePath, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("open %s: %v", slavePath, err)
+	}
+	cmd := d.CLICommand(t, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	if err := cmd.Start(); err != nil {
+		slave.Close()
+		t.Fatalf("start %v: %v", args, err)
+	}
+	slave.Close()
+	var mu sync.Mutex
+	var out bytes.Buffer
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		buf := make([]byte, 4096)
+		for {
+			n, err := master.Read(buf)
+			mu.Lock()
+			out.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	if input != "" {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			mu.Lock()
+			seen := strings.Contains(out.String(), waitFor)
+			mu.Unlock()
+			if seen {
+				break
+			}
+			if time.Now().After(deadline) {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+				mu.Lock()
+				defer mu.Unlock()
+				t.Fatalf("%v: %q never appeared; output %q", args, waitFor, out.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if _, err := master.Write([]byte(input)); err != nil {
+			t.Fatalf("type into pty: %v", err)
+		}
+	}
+	err = cmd.Wait()
+	code := 0
+	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("%v: %v", args, err)
+	}
+	// The master reads EIO once the last slave fd is closed.
+	select {
+	case <-readDone:
+	case <-time.After(5 * time.Second):
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("%v on a pty: exit %d, output %q", args, code, out.String())
+	return out.String(), code
+}
+
+func TestContainerExec(t *testing.T) {
+	requireIntegration(t)
+	d, img := startContainersDaemon(t)
+	cli(t, d, 0, "run", "-d", "--name", "itx-exec-main", img, "sleep", "300")
+
+	t.Run("output and exit code", func(t *testing.T) {
+		out, errOut, code := d.CLI(t, "exec", "itx-exec-main", "sh", "-c", "echo out; echo err >&2; exit 7")
+		if code != 7 || out != "out\n" || errOut != "err\n" {
+			t.Fatalf("exec: %d %q %q", code, out, errOut)
+		}
+		out = cli(t, d, 0, "exec", "-e", "FOO=bar", "-w", "/tmp", "-u", "nobody", "itx-exec-main", "sh", "-c", `echo "$FOO $(pwd) $(id -un)"`)
+		if out != "bar /tmp nobody\n" {
+			t.Fatalf("exec -e -w -u: %q", out)
+		}
+	})
+	t.Run("stdin", func(t *testing.T) {
+		cmd := d.CLICommand(t, "exec", "-i", "itx-exec-main", "sh", "-c", "cat; echo done")
+		cmd.Stdin = strings.NewReader("line one\nline two\n")
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		if code := runExit(t, cmd); code != 0 || out.String() != "line one\nline two\ndone\n" {
+			t.Fatalf("exec -i: %d %q", code, out.String())
+		}
+	})
+	t.Run("tty", func(t *testing.T) {
+		out, code := runPty(t, d, "", "", "exec", "-t", "itx-exec-main", "tty")
+		if code != 0 || !regexp.MustCompile(`/dev/pts/\d+`).MatchString(out) {
+			t.Fatalf("exec -t tty: %d %q", code, out)
+		}
+		out, code = runPty(t, d, "", "", "exec", "-t", "itx-exec-main", "stty", "size")
+		if code != 0 || !strings.Contains(out, "30 100") {
+			t.Fatalf("exec -t stty size: %d %q", code, out)
+		}
+		// -i -t: an interactive shell; what we type goes through raw mode.
+		out, code = runPty(t, d, "# ", "echo $((6*7)); exit 5\r", "exec", "-i", "-t", "itx-exec-main", "sh")
+		if code != 5 || !strings.Contains(out, "42") {
+			t.Fatalf("exec -it sh: %d %q", code, out)
+		}
+	})
+	t.Run("detach", func(t *testing.T) {
+		if out := cli(t, d, 0, "exec", "-d", "itx-exec-main", "sh", "-c", "echo detached-out"); out != "" {
+			t.Fatalf("exec -d printed %q", out)
+		}
+		waitFor(t, 10*time.Second, func() bool {
+			out, _, _ := d.CLI(t, "logs", "itx-exec-main")
+			return strings.Contains(out, "detached-out")
+		})
+	})
+	t.Run("errors", func(t *testing.T) {
+		_, errOut, code := d.CLI(t, "exec", "itx-exec-main", "/no/such/binary")
+		if code == 0 || !strings.Contains(errOut, "Error:") {
+			t.Fatalf("exec of a missing binary: %d %q", code, errOut)
+		}
+		_, errOut, code = d.CLI(t, "exec", "nosuch", "true")
+		if code != 1 || !strings.Contains(errOut, "not found") {
+			t.Fatalf("exec in a missing container: %d %q", code, errOut)
+		}
+		cli(t, d, 0, "create", "--name", "itx-exec-created", img, "true")
+		_, errOut, code = d.CLI(t, "exec", "itx-exec-created", "true")
+		if code != 1 || !strings.Contains(errOut, `container "itx-exec-created" is created, not running`) {
+			t.Fatalf("exec in a created container: %d %q", code, errOut)
+		}
+		cli(t, d, 0, "run", "--name", "itx-exec-stopped", img, "true")
+		_, errOut, code = d.CLI(t, "exec", "itx-exec-stopped", "true")
+		if code != 1 || !strings.Contains(errOut, `container "itx-exec-stopped" is stopped, not running`) {
+			t.Fatalf("exec in a stopped container: %d %q", code, errOut)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+		defer cancel()
+		_, err := d.Client.ExecContainer(ctx, "itx-exec-stopped", client.ExecOptions{Args: []string{"true"}})
+		if !errdefs.IsFailedPrecondition(err) {
+			t.Fatalf("client exec in a stopped container: %v, want FailedPrecondition", err)
+		}
+		_, err = d.Client.ContainerStats(ctx, "itx-exec-stopped")
+		if !errdefs.IsFailedPrecondition(err) {
+			t.Fatalf("stats of a stopped container: %v, want FailedPrecondition", err)
+		}
+	})
+}
+
+func TestContainerRunInteractive(t *testing.T) {
+	requireIntegration(t)
+	d, img := startContainersDaemon(t)
+
+	t.Run("run -i", func(t *testing.T) {
+		cmd := d.CLICommand(t, "run", "--rm", "-i", img, "sh", "-c", "cat; echo err >&2; exit 4")
+		cmd.Stdin = strings.NewReader("from stdin\n")
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if code := runExit(t, cmd); code != 4 || out.String() != "from stdin\n" || errOut.String() != "err\n" {
+			t.Fatalf("run -i: %d %q %q", code, out.String(), errOut.String())
+		}
+	})
+	t.Run("run -t", func(t *testing.T) {
+		out, code := runPty(t, d, "", "", "run", "--rm", "-t", img, "tty")
+		if code != 0 || !regexp.MustCompile(`/dev/pts/\d+`).MatchString(out) {
+			t.Fatalf("run -t tty: %d %q", code, out)
+		}
+	})
+	t.Run("run -it", func(t *testing.T) {
+		out, code := runPty(t, d, "# ", "echo $((6*7)); exit 3\r", "run", "--rm", "-i", "-t", img, "sh")
+		if code != 3 || !strings.Contains(out, "42") {
+			t.Fatalf("run -it sh: %d %q", code, out)
+		}
+	})
+	t.Run("create -i, start -a -i", func(t *testing.T) {
+		cli(t, d, 0, "create", "--name", "itx-start-ai", "-i", img, "sh", "-c", "read x; echo got $x")
+		cmd := d.CLICommand(t, "start", "-a", "-i", "itx-start-ai")
+		cmd.Stdin = strings.NewReader("hello\n")
+		var out bytes.Buffer
+		cmd.Stdout = &out
+		if code := runExit(t, cmd); code != 0 || out.String() != "got hello\n" {
+			t.Fatalf("start -a -i: %d %q", code, out.String())
+		}
+		cli(t, d, 0, "rm", "itx-start-ai")
+	})
+	t.Run("attach", func(t *testing.T) {
+		cli(t, d, 0, "run", "-d", "--name", "itx-attach-main", img, "sh", "-c",
+			"i=0; while [ $i -lt 100 ]; do echo tick $i; i=$((i+1)); sleep 0.1; done; exit 6")
+		cmd := d.CLICommand(t, "attach", "itx-attach-main")
+		pr, pw := io.Pipe()
+		cmd.Stdout = pw
+		var errOut bytes.Buffer
+		cmd.Stderr = &errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("attach: %v", err)
+		}
+		lines := make(chan string, 200)
+		go func() {
+			sc := bufio.NewScanner(pr)
+			for sc.Scan() {
+				lines <- sc.Text()
+			}
+			close(lines)
+		}()
+		select {
+		case l := <-lines:
+			if !strings.HasPrefix(l, "tick ") {
+				t.Fatalf("attach: first line %q", l)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("attach saw no output; stderr %q", errOut.String())
+		}
+		// attach exits with the container's code once it stops.
+		cli(t, d, 0, "kill", "itx-attach-main")
+		err := cmd.Wait()
+		pw.Close()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 137 {
+			t.Fatalf("attach after kill: %v (stderr %q), want exit 137", err, errOut.String())
+		}
+		_, errOut2, code := d.CLI(t, "attach", "itx-attach-main")
+		if code != 1 || !strings.Contains(errOut2, "not running") {
+			t.Fatalf("attach to a stopped container: %d %q", code, errOut2)
+		}
+	})
+}
+
+func TestContainerStats(t *testing.T) {
+	requireIntegration(t)
+	d, img := startContainersDaemon(t)
+	cli(t, d, 0, "run", "-d", "--name", "itx-stats-main", "-m", "64m", img, "sleep", "300")
+
+	out := cli(t, d, 0, "stats", "--no-stream")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 || !strings.Contains(lines[0], "MEM USAGE / LIMIT") || !strings.HasPrefix(lines[1], "itx-stats-main ") {
+		t.Fatalf("stats --no-stream:\n%s", out)
+	}
+	if !strings.Contains(lines[1], " / 64M") {
+		t.Fatalf("stats: no 64M limit in %q", lines[1])
+	}
+
+	out = cli(t, d, 0, "stats", "--no-stream", "--format", "json", "itx-stats-main")
+	var rows []struct {
+		ID          string  `json:"id"`
+		CPUPercent  float64 `json:"cpuPercent"`
+		MemoryUsage uint64  `json:"memoryUsage"`
+		MemoryLimit uint64  `json:"memoryLimit"`
+		Pids        uint64  `json:"pids"`
+	}
+	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 1 {
+		t.Fatalf("stats json %q: %v", out, err)
+	}
+	if r := rows[0]; r.ID != "itx-stats-main" || r.MemoryUsage == 0 || r.MemoryLimit != 64<<20 || r.Pids < 1 {
+		t.Fatalf("stats row %+v", r)
+	}
+
+	// Streaming: at least two refreshes within a few seconds, then interrupted.
+	cmd := d.CLICommand(t, "stats", "--format", "json", "itx-stats-main")
+	var sout syncBuffer
+	cmd.Stdout = &sout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 15*time.Second, func() bool { return strings.Count(sout.String(), "\n") >= 2 })
+	_ = cmd.Process.Signal(os.Interrupt)
+	_ = cmd.Wait()
+
+	_, errOut, code := d.CLI(t, "stats", "--no-stream", "nosuch")
+	if code != 1 || !strings.Contains(errOut, "not found") {
+		t.Fatalf("stats nosuch: %d %q", code, errOut)
+	}
+}
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("condition not met within %v", timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
