@@ -80,17 +80,20 @@ func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) err
 	var ringStart, ringLen int
 	if opts.Tail != 0 {
 		n := max(opts.Tail, 0)
-		ring = make([]ringEntry, n)
+		// The ring grows with the entries actually read: Tail comes from
+		// the client and may be far larger than the log.
 		emit = func(e Entry) error {
 			if n == 0 {
 				return nil
 			}
-			slot := &ring[(ringStart+ringLen)%n]
-			if ringLen == n {
+			var slot *ringEntry
+			if len(ring) < n { // not full yet: ringStart is still 0
+				ring = append(ring, ringEntry{})
+				slot = &ring[len(ring)-1]
+				ringLen++
+			} else {
 				slot = &ring[ringStart]
 				ringStart = (ringStart + 1) % n
-			} else {
-				ringLen++
 			}
 			slot.stream, slot.time = e.Stream, e.Time
 			slot.line = append(slot.line[:0], e.Line...)
