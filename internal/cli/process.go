@@ -116,7 +116,7 @@ func tailFile(path string, from int64, n int) string {
 	if fi.Size()-from > maxRead {
 		from = fi.Size() - maxRead
 	}
-	if from < 0 {
+	if from < 0 || from > fi.Size() { // truncated since from was taken
 		from = 0
 	}
 	buf := make([]byte, fi.Size()-from)
