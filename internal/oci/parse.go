@@ -106,8 +106,8 @@ var allCaps = []string{
 	"CAP_CHECKPOINT_RESTORE",
 }
 
-// DefaultCaps are docker's default capabilities.
-var DefaultCaps = []string{
+// defaultCaps are docker's default capabilities.
+var defaultCaps = []string{
 	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
 	"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
 	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
@@ -151,7 +151,7 @@ func knownCaps() []string {
 // cap_drop (ALL drops everything), then add cap_add (ALL adds everything).
 // An add wins over a drop of the same capability.
 func Capabilities(add, drop []string) ([]string, error) {
-	caps := slices.Clone(DefaultCaps)
+	caps := slices.Clone(defaultCaps)
 	var adds []string
 	addAll := false
 	for _, a := range add {
