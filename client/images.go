@@ -265,6 +265,10 @@ func sendChunks(r io.Reader, send func(first bool, b []byte) error) error {
 // returns the names loaded. A malformed archive is ErrInvalidArgument
 // unless force, which loads what can be read.
 func (c *Client) LoadImages(ctx context.Context, r io.Reader, force bool) ([]string, error) {
+	// Cancelling on return ends the call on the apiserver too when reading
+	// r fails half-way; otherwise it would wait for the rest of the archive.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	stream, err := c.images().Load(ctx)
 	if err != nil {
 		return nil, err
@@ -288,6 +292,8 @@ func (c *Client) ImportImage(ctx context.Context, r io.Reader, ref, platform str
 	if err != nil {
 		return Image{}, err
 	}
+	ctx, cancel := context.WithCancel(ctx) // see LoadImages
+	defer cancel()
 	stream, err := c.images().Import(ctx)
 	if err != nil {
 		return Image{}, err
