@@ -158,7 +158,7 @@ func (r *Runtime) Create(ctx context.Context, id string, ts containers.TaskSpec)
 // spawn runs `<bin> serve ...`, which returns once the daemonized
 // supervisor listens on its socket.
 func (r *Runtime) spawn(ctx context.Context, bin, id, bundleDir string) error {
-	args := []string{"serve", "--id", id, "--bundle", bundleDir, "--state", r.spawnStateDir(id),
+	args := []string{"serve", "--id", id, "--bundle", bundleDir, "--state", r.StateDir(id),
 		"--runtime", r.oci, "--runtime-root", r.runcRoot()}
 	cmd := exec.CommandContext(ctx, bin, args...)
 	var out bytes.Buffer
@@ -172,25 +172,6 @@ func (r *Runtime) spawn(ctx context.Context, bin, id, bundleDir string) error {
 		return r.withSupervisorLog(id, fmt.Errorf("spawn supervisor for %q: %w: %s", id, err, msg))
 	}
 	return nil
-}
-
-// spawnStateDir is the --state given to the supervisor: StateDir, or when
-// its socket path would not fit in sun_path (108 bytes; deep temporary
-// state dirs and 64-hex ids), the same directory through the short
-// symlink <state>/c -> containers.
-func (r *Runtime) spawnStateDir(id string) string {
-	dir := r.StateDir(id)
-	if len(filepath.Join(dir, "supervisor.sock")) < 108 {
-		return dir
-	}
-	link := filepath.Join(r.state, "c")
-	if target, err := os.Readlink(link); err != nil || target != "containers" {
-		_ = os.Remove(link)
-		if err := os.Symlink("containers", link); err != nil {
-			return dir
-		}
-	}
-	return filepath.Join(link, id)
 }
 
 // withSupervisorLog appends the tail of the supervisor's log to err.
@@ -239,7 +220,8 @@ func (r *Runtime) disconnect(id string) {
 }
 
 // dialUnix connects to a unix socket whose path may exceed the 108-byte
-// sun_path limit, by going through /proc/self/fd of its directory.
+// sun_path limit (the supervisor binds such a socket the same way), by
+// going through /proc/self/fd of its directory.
 func dialUnix(ctx context.Context, path string) (net.Conn, error) {
 	var d net.Dialer
 	if len(path) < 100 {

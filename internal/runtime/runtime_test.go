@@ -32,33 +32,3 @@ func TestDialUnixLongPath(t *testing.T) {
 	}
 	c.Close()
 }
-
-func TestSpawnStateDirShortensLongPaths(t *testing.T) {
-	base, err := os.MkdirTemp("", "rt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(base) })
-	state := filepath.Join(base, "state")
-	if err := os.MkdirAll(filepath.Join(state, "containers"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	r := New(Opt{Root: t.TempDir(), State: state})
-	id := strings.Repeat("a", 64)
-	got := r.spawnStateDir(id)
-	if len(filepath.Join(r.StateDir(id), "supervisor.sock")) < 108 {
-		t.Skipf("temp dir %s too short to need the symlink", base)
-	}
-	if len(filepath.Join(got, "supervisor.sock")) >= 108 {
-		t.Fatalf("spawnStateDir = %q, still too long", got)
-	}
-	if err := os.MkdirAll(r.StateDir(id), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if fi, err := os.Stat(got); err != nil || !fi.IsDir() {
-		t.Fatalf("%s does not reach the state dir: %v", got, err)
-	}
-	if short := r.spawnStateDir("web"); short != r.StateDir("web") {
-		t.Fatalf("short path changed: %q", short)
-	}
-}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -57,9 +56,6 @@ func (c *Config) validate() error {
 	}
 	if !filepath.IsAbs(c.Bundle) || !filepath.IsAbs(c.State) {
 		return fmt.Errorf("--bundle and --state must be absolute paths: %w", errdefs.ErrInvalidArgument)
-	}
-	if len(filepath.Join(c.State, SocketFile)) >= 108 {
-		return fmt.Errorf("socket path %q is too long: %w", filepath.Join(c.State, SocketFile), errdefs.ErrInvalidArgument)
 	}
 	return nil
 }
@@ -177,14 +173,14 @@ func runChild(cfg Config, ready *os.File) int {
 		return fail(fmt.Errorf("bundle dir: %w", err))
 	}
 	sock := filepath.Join(cfg.State, SocketFile)
-	if c, err := net.DialTimeout("unix", sock, time.Second); err == nil {
+	if c, err := dialUnix(sock, time.Second); err == nil {
 		c.Close()
 		return fail(fmt.Errorf("supervisor for %q already listens on %s: %w", cfg.ID, sock, errdefs.ErrAlreadyExists))
 	}
 	if err := os.Remove(sock); err == nil {
 		log.Warn("removed stale socket")
 	}
-	l, err := net.Listen("unix", sock)
+	l, err := listenUnix(sock)
 	if err != nil {
 		return fail(fmt.Errorf("listen: %w", err))
 	}
