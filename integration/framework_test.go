@@ -99,7 +99,8 @@ func moduleRoot() (string, error) {
 
 // buildOutput builds what `make build` builds into a temporary directory:
 // bin/container-apiserver, bin/container, and every cmd/<plugin> that has
-// a config.toml into libexec/container/plugins/<plugin>/. The apiserver
+// a config.toml into libexec/container/plugins/<plugin>/ (static, with
+// CGO_ENABLED=0, as the Makefile builds plugins). The apiserver
 // must build; the others record their error in buildErrs.
 func buildOutput() (string, error) {
 	root, err := moduleRoot()
@@ -110,9 +111,14 @@ func buildOutput() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	gobuild := func(dst, pkg string) error {
+	gobuild := func(dst, pkg string, static bool) error {
 		cmd := exec.Command("go", "build", "-o", dst, pkg)
 		cmd.Dir = root
+		if static {
+			// As the Makefile: a plugin runs inside containers (--init
+			// bind-mounts the runtime plugin as the container's pid 1).
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		}
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Run(); err != nil {
@@ -138,7 +144,7 @@ func buildOutput() (string, error) {
 	var mu sync.Mutex
 	for _, j := range jobs {
 		wg.Go(func() {
-			err := gobuild(j.dst, j.pkg)
+			err := gobuild(j.dst, j.pkg, j.conf != "")
 			if err == nil && j.conf != "" {
 				err = copyFile(j.conf, filepath.Join(filepath.Dir(filepath.Dir(j.dst)), "config.toml"))
 			}
