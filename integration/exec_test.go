@@ -124,6 +124,13 @@ func TestContainerExec(t *testing.T) {
 		if code := runExit(t, cmd); code != 0 || out.String() != "line one\nline two\ndone\n" {
 			t.Fatalf("exec -i: %d %q", code, out.String())
 		}
+		cmd = d.CLICommand(t, "exec", "-i", "itx-exec-main", "head", "-n", "1")
+		cmd.Stdin = strings.NewReader(strings.Repeat("y\n", 1<<20))
+		out.Reset()
+		cmd.Stdout = &out
+		if code := runExit(t, cmd); code != 0 || out.String() != "y\n" {
+			t.Fatalf("exec -i head: %d %q", code, out.String())
+		}
 	})
 	t.Run("tty", func(t *testing.T) {
 		out, code := runPty(t, d, "", "", "exec", "-t", "itx-exec-main", "tty")
@@ -151,6 +158,7 @@ func TestContainerExec(t *testing.T) {
 	})
 	t.Run("errors", func(t *testing.T) {
 		_, errOut, code := d.CLI(t, "exec", "itx-exec-main", "/no/such/binary")
+		t.Logf("exec of a missing binary: %d %q", code, errOut)
 		if code == 0 || !strings.Contains(errOut, "Error:") {
 			t.Fatalf("exec of a missing binary: %d %q", code, errOut)
 		}
@@ -165,6 +173,7 @@ func TestContainerExec(t *testing.T) {
 		}
 		cli(t, d, 0, "run", "--name", "itx-exec-stopped", img, "true")
 		_, errOut, code = d.CLI(t, "exec", "itx-exec-stopped", "true")
+		t.Logf("exec in a stopped container: %d %q", code, errOut)
 		if code != 1 || !strings.Contains(errOut, `container "itx-exec-stopped" is stopped, not running`) {
 			t.Fatalf("exec in a stopped container: %d %q", code, errOut)
 		}
@@ -192,6 +201,15 @@ func TestContainerRunInteractive(t *testing.T) {
 		cmd.Stdout, cmd.Stderr = &out, &errOut
 		if code := runExit(t, cmd); code != 4 || out.String() != "from stdin\n" || errOut.String() != "err\n" {
 			t.Fatalf("run -i: %d %q %q", code, out.String(), errOut.String())
+		}
+	})
+	t.Run("run -i, stdin outlives the container", func(t *testing.T) {
+		cmd := d.CLICommand(t, "run", "--rm", "-i", img, "head", "-n", "1")
+		cmd.Stdin = strings.NewReader(strings.Repeat("y\n", 1<<20))
+		var out, errOut bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if code := runExit(t, cmd); code != 0 || out.String() != "y\n" {
+			t.Fatalf("run -i head: %d %q %q", code, out.String(), errOut.String())
 		}
 	})
 	t.Run("run -t", func(t *testing.T) {

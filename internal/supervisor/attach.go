@@ -107,6 +107,7 @@ func (h *server) Attach(stream runtimev1.Runtime_AttachServer) error {
 	}
 	inErr := make(chan error, 1)
 	go func() {
+		stdinGone := false
 		for {
 			m, err := stream.Recv()
 			if err != nil {
@@ -119,9 +120,17 @@ func (h *server) Attach(stream runtimev1.Runtime_AttachServer) error {
 					return
 				}
 			}
+			if stdinGone {
+				continue
+			}
 			if err := h.s.writeStdin(m.GetStdin(), m.GetCloseStdin()); err != nil {
-				inErr <- err
-				return
+				if errdefs.IsFailedPrecondition(err) {
+					inErr <- err
+					return
+				}
+				// The container closed its stdin or exited (EPIPE): not
+				// the client's fault; its output still comes.
+				stdinGone = true
 			}
 		}
 	}()
