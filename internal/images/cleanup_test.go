@@ -159,3 +159,34 @@ func withoutLastEntry(t *testing.T, b []byte) []byte {
 	}
 	return out.Bytes()
 }
+
+// GC never deletes what it cannot prove unreferenced: an image whose
+// config no longer parses keeps its blobs and layers.
+func TestGCKeepsUnreadableImage(t *testing.T) {
+	e := newEnv(t)
+	reg := registrytest.New(t)
+	reg.Push(t, "a:1", imagetest.Busybox(t))
+	reg.Push(t, "b:1", imagetest.WhiteoutImage(t))
+	a, err := e.svc.Pull(t.Context(), reg.Ref("a:1"), images.PullOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Pull(t.Context(), reg.Ref("b:1"), images.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Damage a's config on disk (a bad sector, a stray write).
+	if err := os.WriteFile(e.content.Path(a.ConfigDigest), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Delete(t.Context(), reg.Ref("b:1"), false); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range a.Layers {
+		if !e.content.Has(l.Digest) {
+			t.Errorf("layer %s of an image with a damaged config was garbage-collected", l.Digest)
+		}
+	}
+	if e.snapshotDirs(t) < len(a.Layers) {
+		t.Errorf("snapshots of an image with a damaged config were garbage-collected")
+	}
+}

@@ -459,7 +459,8 @@ type GCResult struct {
 }
 
 // GC removes every blob no image record reaches and every layer snapshot
-// no image or container needs.
+// no image or container needs. If an image's blobs do not read or parse,
+// what it reaches is unknown and GC removes nothing (logged at Warn).
 func (s *Service) GC(ctx context.Context) (GCResult, error) {
 	s.gcMu.Lock()
 	defer s.gcMu.Unlock()
@@ -470,16 +471,26 @@ func (s *Service) GC(ctx context.Context) (GCResult, error) {
 	}
 	keepBlobs := map[digest.Digest]bool{}
 	keepChains := map[digest.Digest]bool{}
+	// What an image references is only known if its blobs read and parse.
+	// If one does not, GC deletes nothing: deleting the blobs and layers
+	// of an image because its index or config is damaged would turn a
+	// repairable image (pull it again) into a lost one.
+	var unreadable []error
 	for _, r := range recs {
 		keepBlobs[r.Target.Digest] = true
 		ms, err := s.manifestsOf(r.Target)
 		if err != nil {
+			unreadable = append(unreadable, fmt.Errorf("image %q: %w", r.Name, err))
 			continue
 		}
 		for _, md := range ms {
 			keepBlobs[md.Digest] = true
 			var m ocispec.Manifest
-			if s.readJSON(md.Digest, &m) != nil {
+			if err := s.readJSON(md.Digest, &m); err != nil {
+				// An index lists platforms that were never pulled.
+				if !isIndex(r.Target.MediaType) || !errdefs.IsNotFound(err) {
+					unreadable = append(unreadable, fmt.Errorf("image %q: %w", r.Name, err))
+				}
 				continue
 			}
 			keepBlobs[m.Config.Digest] = true
@@ -487,12 +498,18 @@ func (s *Service) GC(ctx context.Context) (GCResult, error) {
 				keepBlobs[l.Digest] = true
 			}
 			var cfg ocispec.Image
-			if s.readJSON(m.Config.Digest, &cfg) == nil {
-				for i := range cfg.RootFS.DiffIDs {
-					keepChains[snapshots.ChainID(cfg.RootFS.DiffIDs[:i+1])] = true
-				}
+			if err := s.readJSON(m.Config.Digest, &cfg); err != nil {
+				unreadable = append(unreadable, fmt.Errorf("image %q: %w", r.Name, err))
+				continue
+			}
+			for i := range cfg.RootFS.DiffIDs {
+				keepChains[snapshots.ChainID(cfg.RootFS.DiffIDs[:i+1])] = true
 			}
 		}
+	}
+	if len(unreadable) > 0 {
+		s.log.WarnContext(ctx, "garbage collection skipped: an image's blobs do not read", "err", errors.Join(unreadable...))
+		return res, nil
 	}
 	blobs, err := s.content.Walk()
 	if err != nil {
