@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -127,16 +126,15 @@ func (a *App) startDetached(ctx context.Context, r roots, sock, bin string, args
 	if err := a.waitReady(ctx, sock, timeout, exited); err != nil {
 		select {
 		case <-exited:
-			err = fmt.Errorf("apiserver exited before it was ready: %v", waitErr)
+			err = fmt.Errorf("apiserver exited before it was ready: %v: %w", waitErr, errdefs.ErrUnavailable)
 		default:
 			_ = cmd.Process.Kill()
 			<-exited
 		}
-		msg := err.Error()
 		if tail := tailFile(logPath, offset, 20); tail != "" {
-			msg += "\napiserver log (" + logPath + "):\n" + tail
+			return fmt.Errorf("%w\napiserver log (%s):\n%s", err, logPath, tail)
 		}
-		return errors.New(msg)
+		return err
 	}
 	return nil
 }
@@ -159,7 +157,7 @@ func (a *App) waitReady(ctx context.Context, sock string, timeout time.Duration,
 		}
 		select {
 		case <-exited:
-			return errors.New("apiserver exited before it was ready")
+			return fmt.Errorf("apiserver exited before it was ready: %w", errdefs.ErrUnavailable)
 		case <-ctx.Done():
 			return context.Cause(ctx)
 		case <-time.After(100 * time.Millisecond):
