@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,16 +22,26 @@ import (
 	"github.com/berth/container/errdefs"
 )
 
-// runPty runs the CLI with stdin, stdout and stderr on a new pseudo-terminal
-// and returns what it wrote there (the terminal echoes, and turns \n into
-// \r\n) and its exit code. input is typed once the output contains waitFor.
-func runPty(t *testing.T, d *Daemon, waitFor, input string, args ...string) (string, int) {
+// ptySession is the CLI running with stdin, stdout and stderr on a new
+// pseudo-terminal that is its controlling terminal (so resizes send it
+// SIGWINCH), as in an interactive shell.
+type ptySession struct {
+	t      *testing.T
+	args   []string
+	master console.Console
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	out    bytes.Buffer
+	read   chan struct{}
+}
+
+func startPty(t *testing.T, d *Daemon, args ...string) *ptySession {
 	t.Helper()
 	master, slavePath, err := console.NewPty()
 	if err != nil {
 		t.Fatalf("new pty: %v", err)
 	}
-	defer master.Close()
+	t.Cleanup(func() { master.Close() })
 	if err := master.Resize(console.WinSize{Width: 100, Height: 30}); err != nil {
 		t.Fatalf("resize pty: %v", err)
 	}
@@ -38,67 +49,114 @@ func runPty(t *testing.T, d *Daemon, waitFor, input string, args ...string) (str
 	if err != nil {
 		t.Fatalf("open %s: %v", slavePath, err)
 	}
-	cmd := d.CLICommand(t, args...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	if err := cmd.Start(); err != nil {
-		slave.Close()
+	defer slave.Close()
+	p := &ptySession{t: t, args: args, master: master, cmd: d.CLICommand(t, args...), read: make(chan struct{})}
+	p.cmd.Stdin, p.cmd.Stdout, p.cmd.Stderr = slave, slave, slave
+	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %v: %v", args, err)
 	}
-	slave.Close()
-	var mu sync.Mutex
-	var out bytes.Buffer
-	readDone := make(chan struct{})
 	go func() {
-		defer close(readDone)
+		defer close(p.read)
 		buf := make([]byte, 4096)
 		for {
 			n, err := master.Read(buf)
-			mu.Lock()
-			out.Write(buf[:n])
-			mu.Unlock()
+			p.mu.Lock()
+			p.out.Write(buf[:n])
+			p.mu.Unlock()
 			if err != nil {
-				return
+				return // EIO once the last slave fd is closed
 			}
 		}
 	}()
-	if input != "" {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			mu.Lock()
-			seen := strings.Contains(out.String(), waitFor)
-			mu.Unlock()
-			if seen {
-				break
-			}
-			if time.Now().After(deadline) {
-				_ = cmd.Process.Kill()
-				_ = cmd.Wait()
-				mu.Lock()
-				defer mu.Unlock()
-				t.Fatalf("%v: %q never appeared; output %q", args, waitFor, out.String())
-			}
-			time.Sleep(20 * time.Millisecond)
+	return p
+}
+
+func (p *ptySession) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// expect waits until the output from offset from on contains s and
+// returns the offset just past it.
+func (p *ptySession) expect(from int, s string) int {
+	p.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out := p.output()
+		if i := strings.Index(out[min(from, len(out)):], s); i >= 0 {
+			return from + i + len(s)
 		}
-		if _, err := master.Write([]byte(input)); err != nil {
-			t.Fatalf("type into pty: %v", err)
+		if time.Now().After(deadline) {
+			_ = p.cmd.Process.Kill()
+			p.t.Fatalf("%v: %q never appeared; output %q", p.args, s, out)
 		}
+		time.Sleep(20 * time.Millisecond)
 	}
-	err = cmd.Wait()
+}
+
+// send types s.
+func (p *ptySession) send(s string) {
+	p.t.Helper()
+	if _, err := p.master.Write([]byte(s)); err != nil {
+		p.t.Fatalf("type into pty: %v", err)
+	}
+}
+
+// wait returns everything the CLI wrote and its exit code.
+func (p *ptySession) wait() (string, int) {
+	p.t.Helper()
+	err := p.cmd.Wait()
 	code := 0
 	if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("%v: %v", args, err)
+		p.t.Fatalf("%v: %v", p.args, err)
 	}
-	// The master reads EIO once the last slave fd is closed.
 	select {
-	case <-readDone:
+	case <-p.read:
 	case <-time.After(5 * time.Second):
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	t.Logf("%v on a pty: exit %d, output %q", args, code, out.String())
-	return out.String(), code
+	out := p.output()
+	p.t.Logf("%v on a pty: exit %d, output %q", p.args, code, out)
+	return out, code
+}
+
+// resizeAndCheck resizes the pty to 120x50 and waits until `stty size`
+// in the shell at the prompt "# " reports it; it returns the offset past
+// the last prompt.
+func (p *ptySession) resizeAndCheck(off int) int {
+	p.t.Helper()
+	if err := p.master.Resize(console.WinSize{Width: 120, Height: 50}); err != nil {
+		p.t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p.send("stty size\r")
+		next := p.expect(off, "# ")
+		if strings.Contains(p.output()[off:next], "50 120") {
+			return next
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("%v: resize never reached the remote terminal: %q", p.args, p.output())
+		}
+		off = next
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// runPty runs the CLI on a pty, types input once waitFor appears (when
+// input is set), and returns its output (the terminal turns \n into \r\n)
+// and exit code.
+func runPty(t *testing.T, d *Daemon, waitFor, input string, args ...string) (string, int) {
+	t.Helper()
+	p := startPty(t, d, args...)
+	if input != "" {
+		p.expect(0, waitFor)
+		p.send(input)
+	}
+	return p.wait()
 }
 
 func TestContainerExec(t *testing.T) {
@@ -145,6 +203,19 @@ func TestContainerExec(t *testing.T) {
 		out, code = runPty(t, d, "# ", "echo $((6*7)); exit 5\r", "exec", "-i", "-t", "itx-exec-main", "sh")
 		if code != 5 || !strings.Contains(out, "42") {
 			t.Fatalf("exec -it sh: %d %q", code, out)
+		}
+		// Resizes reach the process's terminal; Ctrl-C interrupts the
+		// process in the container, not the CLI.
+		p := startPty(t, d, "exec", "-i", "-t", "itx-exec-main", "sh")
+		off := p.expect(0, "# ")
+		off = p.resizeAndCheck(off)
+		p.send("sleep 100\r")
+		time.Sleep(300 * time.Millisecond)
+		p.send("\x03")
+		p.expect(off, "# ")
+		p.send("echo alive; exit 4\r")
+		if out, code := p.wait(); code != 4 || !strings.Contains(out, "alive") {
+			t.Fatalf("exec -it after Ctrl-C: %d %q", code, out)
 		}
 	})
 	t.Run("detach", func(t *testing.T) {
@@ -222,6 +293,12 @@ func TestContainerRunInteractive(t *testing.T) {
 		out, code := runPty(t, d, "# ", "echo $((6*7)); exit 3\r", "run", "--rm", "-i", "-t", img, "sh")
 		if code != 3 || !strings.Contains(out, "42") {
 			t.Fatalf("run -it sh: %d %q", code, out)
+		}
+		p := startPty(t, d, "run", "--rm", "-i", "-t", img, "sh")
+		p.resizeAndCheck(p.expect(0, "# "))
+		p.send("exit 0\r")
+		if _, code := p.wait(); code != 0 {
+			t.Fatalf("run -it after resize: exit %d", code)
 		}
 	})
 	t.Run("create -i, start -a -i", func(t *testing.T) {
