@@ -100,7 +100,7 @@ func (s *Images) Delete(_ context.Context, name string) error {
 
 func decodeImage(name string, data []byte, r *images.Record) error {
 	if err := json.Unmarshal(data, r); err != nil {
-		return fmt.Errorf("decode image %q: %w", name, errdefs.ErrInternal)
+		return fmt.Errorf("decode image %q: %v: %w", name, err, errdefs.ErrFailedPrecondition)
 	}
 	return nil
 }

@@ -1,12 +1,15 @@
 package metadata
 
 import (
+	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/berth/container/errdefs"
 	"github.com/berth/container/internal/images"
@@ -61,5 +64,40 @@ func TestImages(t *testing.T) {
 	}
 	if _, err := s.Get(ctx, rec.Name); !errdefs.IsNotFound(err) {
 		t.Fatalf("get after delete: %v", err)
+	}
+}
+
+// A record that does not decode is reported with the JSON error and a
+// kind, and is never removed or overwritten by reading it.
+func TestImagesDamagedRecord(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "metadata.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	damaged := []byte(`{"Name": "docker.io/library/x:1", "Target": 42`)
+	if err := db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketImages)
+		if err != nil {
+			return err
+		}
+		return b.Put([]byte("docker.io/library/x:1"), damaged)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	s := NewImages(db)
+	if _, err := s.Get(t.Context(), "docker.io/library/x:1"); !errors.Is(err, errdefs.ErrFailedPrecondition) || !strings.Contains(err.Error(), "unexpected end of JSON input") {
+		t.Fatalf("Get of a damaged record: %v, want ErrFailedPrecondition with the JSON error", err)
+	}
+	if _, err := s.List(t.Context()); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+		t.Fatalf("List with a damaged record: %v, want ErrFailedPrecondition", err)
+	}
+	if err := db.View(func(tx *bolt.Tx) error {
+		if got := tx.Bucket(bucketImages).Get([]byte("docker.io/library/x:1")); string(got) != string(damaged) {
+			t.Errorf("damaged record now %q", got)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
