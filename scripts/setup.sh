@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Set up container on this machine and start it:
 #   installs missing OS packages (apt-get), checks Go, builds, installs
-#   under $PREFIX (default /usr/local), (re)starts the apiserver and shows
-#   its status. Run it as root or with sudo available. Safe to run again.
+#   under $PREFIX (default /usr/local), (re)starts the apiserver, shows
+#   its status, builds the image local/busybox:latest from Debian's static
+#   busybox (no registry needed) and runs a container from it. Run it as
+#   root or with sudo available. Safe to run again. The roots follow
+#   CONTAINER_APP_ROOT, CONTAINER_STATE_ROOT, CONTAINER_LOG_ROOT as the
+#   CLI does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -50,3 +54,21 @@ echo "==> starting the apiserver"
 $SUDO "$container" system stop >/dev/null
 $SUDO "$container" system start
 $SUDO "$container" system status
+
+echo "==> building the image local/busybox:latest from /bin/busybox"
+rootfs="$(mktemp -d)"
+trap 'rm -rf "${rootfs}"' EXIT
+mkdir -p "${rootfs}/fs/bin" "${rootfs}/fs/etc" "${rootfs}/fs/tmp" "${rootfs}/fs/root" \
+	"${rootfs}/fs/proc" "${rootfs}/fs/sys" "${rootfs}/fs/dev"
+chmod 1777 "${rootfs}/fs/tmp"
+cp /bin/busybox "${rootfs}/fs/bin/busybox"
+for applet in $(/bin/busybox --list); do
+	[ "${applet}" = busybox ] || ln -s busybox "${rootfs}/fs/bin/${applet}"
+done
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"${rootfs}/fs/etc/passwd"
+printf 'root:x:0:\nnogroup:x:65534:\n' >"${rootfs}/fs/etc/group"
+tar -C "${rootfs}/fs" --numeric-owner --owner=0 --group=0 -cf "${rootfs}/rootfs.tar" .
+$SUDO "$container" image import "${rootfs}/rootfs.tar" local/busybox:latest
+
+echo "==> running a container"
+$SUDO "$container" run --rm local/busybox echo hello from container
