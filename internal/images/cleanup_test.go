@@ -36,23 +36,31 @@ func (e *env) ingest(t *testing.T) int {
 	return len(ents)
 }
 
+// savedAndDeleted pulls a whiteout image as name from reg, saves it, deletes
+// it and returns the archive.
+func (e *env) savedAndDeleted(t *testing.T, reg *registrytest.Registry, name string) *bytes.Buffer {
+	t.Helper()
+	reg.Push(t, name, imagetest.WhiteoutImage(t))
+	if _, err := e.svc.Pull(t.Context(), reg.Ref(name), images.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := e.svc.Save(t.Context(), []string{reg.Ref(name)}, &buf); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Delete(t.Context(), reg.Ref(name), false); err != nil {
+		t.Fatal(err)
+	}
+	return &buf
+}
+
 // A load that fails part-way leaves no blobs, snapshots, records or
 // temporary files behind, and does not keep a later pull of the same image
 // from downloading what the archive lacked.
 func TestFailedLoadLeavesNothing(t *testing.T) {
 	e := newEnv(t)
 	reg := registrytest.New(t)
-	reg.Push(t, "a:1", imagetest.WhiteoutImage(t))
-	if _, err := e.svc.Pull(t.Context(), reg.Ref("a:1"), images.PullOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := e.svc.Save(t.Context(), []string{reg.Ref("a:1")}, &buf); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.svc.Delete(t.Context(), reg.Ref("a:1"), false); err != nil {
-		t.Fatal(err)
-	}
+	buf := e.savedAndDeleted(t, reg, "a:1")
 	// The archive holds the manifest and config first and its layers
 	// last: drop the last layer, keeping a well-formed tar.
 	short := withoutLastEntry(t, buf.Bytes())

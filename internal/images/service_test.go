@@ -318,17 +318,7 @@ func TestLoadDockerArchive(t *testing.T) {
 func TestLoadForce(t *testing.T) {
 	e := newEnv(t)
 	reg := registrytest.New(t)
-	reg.Push(t, "a:1", imagetest.WhiteoutImage(t))
-	if _, err := e.svc.Pull(t.Context(), reg.Ref("a:1"), images.PullOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := e.svc.Save(t.Context(), []string{reg.Ref("a:1")}, &buf); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := e.svc.Delete(t.Context(), reg.Ref("a:1"), false); err != nil {
-		t.Fatal(err)
-	}
+	buf := e.savedAndDeleted(t, reg, "a:1")
 	trunc := buf.Bytes()[:buf.Len()/2]
 	if _, err := e.svc.Load(t.Context(), bytes.NewReader(trunc), false); !errdefs.IsInvalidArgument(err) {
 		t.Fatalf("load truncated: %v, want ErrInvalidArgument", err)
