@@ -198,3 +198,23 @@ func TestGCKeepsUnreadableImage(t *testing.T) {
 		t.Errorf("snapshots of an image with a damaged config were garbage-collected")
 	}
 }
+
+func TestTagRefusesBadTargets(t *testing.T) {
+	e := newEnv(t)
+	reg := registrytest.New(t)
+	d := reg.Push(t, "a:1", imagetest.Busybox(t))
+	if _, err := e.svc.Pull(t.Context(), reg.Ref("a:1"), images.PullOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, target := range []string{"", "UPPER:1", " b:1", "b@sha256:" + d.Hex, "other@" + d.String()} {
+		if _, err := e.svc.Tag(t.Context(), reg.Ref("a:1"), target); !errdefs.IsInvalidArgument(err) {
+			t.Errorf("Tag(%q): %v, want ErrInvalidArgument", target, err)
+		}
+	}
+	if _, err := e.svc.Tag(t.Context(), "nosuch:1", "b:1"); !errdefs.IsNotFound(err) {
+		t.Errorf("Tag of a missing image: %v, want ErrNotFound", err)
+	}
+	if recs, _ := e.svc.List(t.Context()); len(recs) != 1 {
+		t.Errorf("records after refused tags: %d, want 1", len(recs))
+	}
+}

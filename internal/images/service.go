@@ -25,6 +25,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
@@ -351,9 +352,13 @@ func (s *Service) Tag(ctx context.Context, src, target string) (Record, error) {
 	if err != nil {
 		return Record{}, err
 	}
-	_, n, err := s.parse(target, "")
+	tr, n, err := s.parse(target, "")
 	if err != nil {
 		return Record{}, err
+	}
+	if _, ok := tr.(name.Digest); ok {
+		// The name would claim a digest its image does not have.
+		return Record{}, fmt.Errorf("tag %q: a tag cannot be a digest reference: %w", target, errdefs.ErrInvalidArgument)
 	}
 	now := time.Now().UTC()
 	nr := Record{Name: n, Target: rec.Target, Created: now, Updated: now}
