@@ -16,8 +16,9 @@ import (
 // MaxLength is the longest valid name.
 const MaxLength = 63
 
-// Validate reports whether s is a valid container name or id. The error is
-// of kind errdefs.ErrInvalidArgument.
+// Validate reports whether s is a valid container name. The error is of
+// kind errdefs.ErrInvalidArgument. A generated id (64 characters) is not a
+// valid name; check ids with IsID.
 func Validate(s string) error {
 	if s == "" {
 		return fmt.Errorf("name must not be empty: %w", errdefs.ErrInvalidArgument)

@@ -58,3 +58,10 @@ func FuzzValidate(f *testing.F) {
 		}
 	})
 }
+
+// Names and generated ids never collide: an id is longer than any name.
+func TestIDIsNotAName(t *testing.T) {
+	if err := Validate(NewID()); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Fatalf("Validate(NewID()) = %v, want ErrInvalidArgument", err)
+	}
+}
