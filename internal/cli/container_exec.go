@@ -16,8 +16,9 @@ func (a *App) newContainerExecCommand() *cobra.Command {
 		Use:   "exec [OPTIONS] ID COMMAND [ARG...]",
 		Short: "Run a command in a running container",
 		Long: "Exec runs a command in a running container and exits with its exit code.\n" +
-			"With -i stdin is forwarded; with -t the command gets a terminal (the local one in raw mode,\n" +
-			"resizes forwarded); with -d it runs in the background and its output goes to the log.",
+			"With -i stdin is forwarded; with -t the command gets a terminal whose size follows the local\n" +
+			"one (with -i as well, the local terminal goes into raw mode so keys like Ctrl-C reach the\n" +
+			"command); with -d it runs in the background and its output goes to the container log.",
 		GroupID: groupContainers,
 		Args:    cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
