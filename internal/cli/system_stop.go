@@ -99,10 +99,14 @@ func (a *App) findApiserver(ctx context.Context, sock string) (pid int, state st
 }
 
 // cleanupStale removes the socket and pid file a dead apiserver left. A
-// socket something still listens on is left alone.
+// socket something still listens on, and a pid file naming a live
+// apiserver (another one's, when --host points elsewhere), are left alone.
 func cleanupStale(ctx context.Context, sock, state string) {
 	if err := probeSocket(ctx, sock); isNotRunning(err) {
 		_ = os.Remove(sock)
 	}
-	_ = os.Remove(filepath.Join(state, pidFileName))
+	pidFile := filepath.Join(state, pidFileName)
+	if !isApiserver(readPidFile(pidFile)) {
+		_ = os.Remove(pidFile)
+	}
 }
