@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strings"
 	"time"
 
@@ -118,6 +119,9 @@ func (c *Client) PullImage(ctx context.Context, ref string, opts PullOptions) (I
 	if err != nil {
 		return Image{}, err
 	}
+	if opts.MaxConcurrentDownloads < 0 || opts.MaxConcurrentDownloads > math.MaxInt32 {
+		return Image{}, fmt.Errorf("max concurrent downloads %d: %w", opts.MaxConcurrentDownloads, errdefs.ErrInvalidArgument)
+	}
 	stream, err := c.images().Pull(ctx, &imagesv1.PullImageRequest{
 		Reference: ref, Platform: p, Scheme: opts.Scheme, Auth: authToProto(opts.Auth),
 		MaxConcurrentDownloads: int32(opts.MaxConcurrentDownloads),
@@ -220,6 +224,8 @@ func (c *Client) PruneImages(ctx context.Context, all bool) ([]string, error) {
 
 // SaveImages writes an OCI image layout tar of refs to w.
 func (c *Client) SaveImages(ctx context.Context, refs []string, w io.Writer) error {
+	ctx, cancel := context.WithCancel(ctx) // a failed write ends the call on the apiserver too
+	defer cancel()
 	stream, err := c.images().Save(ctx, &imagesv1.SaveImagesRequest{References: refs})
 	if err != nil {
 		return err
