@@ -224,8 +224,18 @@ func (r *streamReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
+// recvFirst receives the first message of a client stream; a stream that
+// ends before it is a request without an archive.
+func recvFirst[T any](recv func() (*T, error), what string) (*T, error) {
+	m, err := recv()
+	if errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: no archive sent: %w", what, errdefs.ErrInvalidArgument)
+	}
+	return m, err
+}
+
 func (s *imagesServer) Load(stream grpc.ClientStreamingServer[imagesv1.LoadImagesRequest, imagesv1.LoadImagesResponse]) error {
-	first, err := stream.Recv()
+	first, err := recvFirst(stream.Recv, "load")
 	if err != nil {
 		return err
 	}
@@ -241,7 +251,7 @@ func (s *imagesServer) Load(stream grpc.ClientStreamingServer[imagesv1.LoadImage
 }
 
 func (s *imagesServer) Import(stream grpc.ClientStreamingServer[imagesv1.ImportImageRequest, imagesv1.ImportImageResponse]) error {
-	first, err := stream.Recv()
+	first, err := recvFirst(stream.Recv, "import")
 	if err != nil {
 		return err
 	}
