@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 
 	"github.com/berth/container/client"
 	"github.com/berth/container/errdefs"
+	"github.com/berth/container/internal/opts"
 )
 
 // createFlags are the options shared by `create` and `run`.
@@ -154,21 +153,21 @@ func (f *createFlags) spec(fs *pflag.FlagSet, args []string) (client.ContainerSp
 	}
 	var err error
 	if f.memory != "" {
-		if sp.Memory, err = parseBytes(f.memory); err != nil {
+		if sp.Memory, err = opts.ParseSize(f.memory); err != nil {
 			return sp, fmt.Errorf("--memory: %w", err)
 		}
 	}
 	if f.shmSize != "" {
-		if sp.ShmSize, err = parseBytes(f.shmSize); err != nil {
+		if sp.ShmSize, err = opts.ParseSize(f.shmSize); err != nil {
 			return sp, fmt.Errorf("--shm-size: %w", err)
 		}
 	}
 	for _, u := range f.ulimits {
-		ul, err := parseUlimit(u)
+		ul, err := opts.ParseUlimit(u)
 		if err != nil {
 			return sp, err
 		}
-		sp.Ulimits = append(sp.Ulimits, ul)
+		sp.Ulimits = append(sp.Ulimits, client.Ulimit{Name: ul.Name, Soft: ul.Soft, Hard: ul.Hard})
 	}
 	return sp, nil
 }
@@ -213,51 +212,6 @@ func parseEnvFile(r io.Reader, name string) ([]string, error) {
 		return nil, fmt.Errorf("env file %q: %v: %w", name, err, errdefs.ErrInvalidArgument)
 	}
 	return out, nil
-}
-
-// parseBytes parses "1024", "512k", "64m", "1.5g" (binary units).
-func parseBytes(s string) (int64, error) {
-	t := strings.ToLower(strings.TrimSpace(s))
-	t = strings.TrimSuffix(t, "b")
-	mult := float64(1)
-	if n := len(t); n > 0 {
-		switch t[n-1] {
-		case 'k':
-			mult, t = 1<<10, t[:n-1]
-		case 'm':
-			mult, t = 1<<20, t[:n-1]
-		case 'g':
-			mult, t = 1<<30, t[:n-1]
-		case 't':
-			mult, t = 1<<40, t[:n-1]
-		}
-	}
-	v, err := strconv.ParseFloat(t, 64)
-	if err != nil || v < 0 || math.IsNaN(v) || v*mult > math.MaxInt64/2 {
-		return 0, fmt.Errorf("size %q: want a number with an optional unit b, k, m, g or t: %w", s, errdefs.ErrInvalidArgument)
-	}
-	return int64(v * mult), nil
-}
-
-// parseUlimit parses NAME=SOFT[:HARD].
-func parseUlimit(s string) (client.Ulimit, error) {
-	bad := fmt.Errorf("ulimit %q: want NAME=SOFT[:HARD]: %w", s, errdefs.ErrInvalidArgument)
-	name, vals, ok := strings.Cut(s, "=")
-	if !ok || name == "" {
-		return client.Ulimit{}, bad
-	}
-	softS, hardS, hasHard := strings.Cut(vals, ":")
-	soft, err := strconv.ParseUint(softS, 10, 64)
-	if err != nil {
-		return client.Ulimit{}, bad
-	}
-	hard := soft
-	if hasHard {
-		if hard, err = strconv.ParseUint(hardS, 10, 64); err != nil {
-			return client.Ulimit{}, bad
-		}
-	}
-	return client.Ulimit{Name: strings.TrimPrefix(strings.ToLower(name), "rlimit_"), Soft: soft, Hard: hard}, nil
 }
 
 // createContainer creates the container described by the flags and args,

@@ -2,54 +2,48 @@ package cli
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 
 	"github.com/berth/container/client"
 	"github.com/berth/container/errdefs"
 )
 
-func TestParseBytes(t *testing.T) {
+// TestCreateFlagsSpec checks the flags that internal/opts parses reach the
+// client spec; opts' own tests cover the value syntax.
+func TestCreateFlagsSpec(t *testing.T) {
 	for _, tc := range []struct {
-		in   string
-		want int64
-		err  error
+		args    []string
+		memory  int64
+		shm     int64
+		ulimits []client.Ulimit
+		err     error
 	}{
-		{in: "1024", want: 1024},
-		{in: "512k", want: 512 << 10},
-		{in: "64m", want: 64 << 20},
-		{in: "64MB", want: 64 << 20},
-		{in: "1.5g", want: 3 << 29},
-		{in: "", err: errdefs.ErrInvalidArgument},
-		{in: "-1m", err: errdefs.ErrInvalidArgument},
-		{in: "lots", err: errdefs.ErrInvalidArgument},
-		{in: "99999999999t", err: errdefs.ErrInvalidArgument},
+		{args: []string{"-m", "1.5g", "--shm-size", "64MB", "--ulimit", "nofile=1024:2048", "--ulimit", "RLIMIT_CORE=unlimited", "img"},
+			memory: 3 << 29, shm: 64 << 20,
+			ulimits: []client.Ulimit{{Name: "nofile", Soft: 1024, Hard: 2048}, {Name: "core", Soft: 1<<64 - 1, Hard: 1<<64 - 1}}},
+		{args: []string{"--memory", "64m", "--ulimit", "nproc=64", "img"}, memory: 64 << 20, ulimits: []client.Ulimit{{Name: "nproc", Soft: 64, Hard: 64}}},
+		{args: []string{"--memory", "lots", "img"}, err: errdefs.ErrInvalidArgument},
+		{args: []string{"--shm-size", "-1m", "img"}, err: errdefs.ErrInvalidArgument},
+		{args: []string{"--ulimit", "nofile", "img"}, err: errdefs.ErrInvalidArgument},
+		{args: []string{"--ulimit", "bogus=1", "img"}, err: errdefs.ErrInvalidArgument},
 	} {
-		t.Run(tc.in, func(t *testing.T) {
-			got, err := parseBytes(tc.in)
-			if !errors.Is(err, tc.err) || (err == nil && got != tc.want) {
-				t.Fatalf("parseBytes(%q) = %d, %v; want %d, %v", tc.in, got, err, tc.want, tc.err)
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			var f createFlags
+			cmd := &cobra.Command{Use: "create"}
+			f.register(cmd)
+			if err := cmd.Flags().Parse(tc.args); err != nil {
+				t.Fatal(err)
 			}
-		})
-	}
-}
-
-func TestParseUlimit(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want client.Ulimit
-		err  error
-	}{
-		{in: "nofile=1024:2048", want: client.Ulimit{Name: "nofile", Soft: 1024, Hard: 2048}},
-		{in: "nproc=64", want: client.Ulimit{Name: "nproc", Soft: 64, Hard: 64}},
-		{in: "nofile", err: errdefs.ErrInvalidArgument},
-		{in: "=1", err: errdefs.ErrInvalidArgument},
-		{in: "nofile=x", err: errdefs.ErrInvalidArgument},
-	} {
-		t.Run(tc.in, func(t *testing.T) {
-			got, err := parseUlimit(tc.in)
-			if !errors.Is(err, tc.err) || (err == nil && got != tc.want) {
-				t.Fatalf("parseUlimit(%q) = %+v, %v; want %+v, %v", tc.in, got, err, tc.want, tc.err)
+			sp, err := f.spec(cmd.Flags(), cmd.Flags().Args())
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("spec error = %v, want %v", err, tc.err)
+			}
+			if err == nil && (sp.Memory != tc.memory || sp.ShmSize != tc.shm || !slices.Equal(sp.Ulimits, tc.ulimits)) {
+				t.Errorf("spec memory %d shm %d ulimits %v; want %d %d %v", sp.Memory, sp.ShmSize, sp.Ulimits, tc.memory, tc.shm, tc.ulimits)
 			}
 		})
 	}

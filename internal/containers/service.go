@@ -283,7 +283,7 @@ func (s *Service) startLockedAttached(ctx context.Context, c Container, attach f
 		}
 	}
 	for _, t := range c.Spec.Tmpfs {
-		m, err := ParseTmpfs(t)
+		m, err := tmpfsMount(t)
 		if err != nil {
 			return Container{}, err
 		}

@@ -8,10 +8,9 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/berth/container/errdefs"
 	"github.com/berth/container/internal/identifiers"
+	"github.com/berth/container/internal/opts"
 )
 
 // DefaultStopTimeout is how long Stop waits before SIGKILL.
@@ -52,46 +51,14 @@ func ParseRestartPolicy(s string) (RestartPolicy, error) {
 	return RestartPolicy{}, fmt.Errorf("restart policy %q: want no, on-failure[:N], always or unless-stopped: %w", s, errdefs.ErrInvalidArgument)
 }
 
-// ParseSignal parses "TERM", "SIGTERM", "term" or "15".
-func ParseSignal(s string) (syscall.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
-			return 0, fmt.Errorf("signal %q: out of range: %w", s, errdefs.ErrInvalidArgument)
-		}
-		return syscall.Signal(n), nil
+// tmpfsMount parses a --tmpfs value into the mount the runtime gets:
+// options as given plus docker's noexec, nosuid, nodev defaults.
+func tmpfsMount(s string) (Mount, error) {
+	t, err := opts.ParseTmpfs(s)
+	if err != nil {
+		return Mount{}, err
 	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("signal %q: unknown: %w", s, errdefs.ErrInvalidArgument)
-}
-
-var ulimitNames = map[string]bool{
-	"as": true, "core": true, "cpu": true, "data": true, "fsize": true, "locks": true,
-	"memlock": true, "msgqueue": true, "nice": true, "nofile": true, "nproc": true,
-	"rss": true, "rtprio": true, "rttime": true, "sigpending": true, "stack": true,
-}
-
-// ParseTmpfs parses "/path" or "/path:opt,opt" into a tmpfs mount.
-func ParseTmpfs(s string) (Mount, error) {
-	target, opts, _ := strings.Cut(s, ":")
-	if !path.IsAbs(target) || path.Clean(target) == "/" {
-		return Mount{}, fmt.Errorf("tmpfs %q: target must be an absolute path other than /: %w", s, errdefs.ErrInvalidArgument)
-	}
-	m := Mount{Type: "tmpfs", Source: "tmpfs", Target: path.Clean(target), Options: []string{"nosuid", "nodev", "noexec"}}
-	if opts != "" {
-		for _, o := range strings.Split(opts, ",") {
-			if o == "" {
-				return Mount{}, fmt.Errorf("tmpfs %q: empty option: %w", s, errdefs.ErrInvalidArgument)
-			}
-			m.Options = append(m.Options, o)
-		}
-	}
-	return m, nil
+	return Mount{Type: "tmpfs", Source: "tmpfs", Target: path.Clean(t.Target), Options: opts.TmpfsMountOptions(t.Options)}, nil
 }
 
 // Validate checks a create request before anything is made.
@@ -111,7 +78,7 @@ func (sp Spec) Validate(name string) error {
 		return err
 	}
 	if sp.StopSignal != "" {
-		if _, err := ParseSignal(sp.StopSignal); err != nil {
+		if _, err := opts.ParseSignal(sp.StopSignal); err != nil {
 			return err
 		}
 	}
@@ -146,15 +113,12 @@ func (sp Spec) Validate(name string) error {
 		return bad("uid/gid out of range")
 	}
 	for _, u := range sp.Ulimits {
-		if !ulimitNames[u.Name] {
-			return bad("ulimit %q unknown", u.Name)
-		}
-		if u.Soft > u.Hard {
-			return bad("ulimit %q: soft limit above hard limit", u.Name)
+		if err := opts.ValidateUlimit(opts.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard}); err != nil {
+			return err
 		}
 	}
 	for _, t := range sp.Tmpfs {
-		if _, err := ParseTmpfs(t); err != nil {
+		if _, err := tmpfsMount(t); err != nil {
 			return err
 		}
 	}
@@ -180,7 +144,7 @@ func (c Container) stopSignal() syscall.Signal {
 		if s == "" {
 			continue
 		}
-		if sig, err := ParseSignal(s); err == nil {
+		if sig, err := opts.ParseSignal(s); err == nil {
 			return sig
 		}
 	}

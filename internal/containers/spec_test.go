@@ -3,6 +3,7 @@ package containers
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,43 +33,36 @@ func FuzzParseRestartPolicy(f *testing.F) {
 	})
 }
 
-func FuzzParseSignal(f *testing.F) {
-	for _, s := range []string{"TERM", "SIGKILL", "hup", "9", "0", "65", "SIGNOPE", ""} {
+func FuzzTmpfsMount(f *testing.F) {
+	for _, s := range []string{"/run", "/run:size=64m,mode=1777", "/x:exec", "rel", "/", "/x:", "/x:a,,b"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		sig, err := ParseSignal(s)
+		m, err := tmpfsMount(s)
 		if err != nil {
 			if !errors.Is(err, errdefs.ErrInvalidArgument) {
-				t.Fatalf("ParseSignal(%q): %v is not ErrInvalidArgument", s, err)
+				t.Fatalf("tmpfsMount(%q): %v is not ErrInvalidArgument", s, err)
 			}
 			return
 		}
-		if sig <= 0 || sig > 64 {
-			t.Fatalf("ParseSignal(%q) = %d", s, sig)
-		}
-		if again, err := ParseSignal(fmt.Sprint(int(sig))); err != nil || again != sig {
-			t.Fatalf("round trip %q -> %d -> %d, %v", s, sig, again, err)
+		if m.Type != "tmpfs" || !strings.HasPrefix(m.Target, "/") || m.Target == "/" || len(m.Options) < 3 {
+			t.Fatalf("tmpfsMount(%q) = %+v", s, m)
 		}
 	})
 }
 
-func FuzzParseTmpfs(f *testing.F) {
-	for _, s := range []string{"/run", "/run:size=64m,mode=1777", "rel", "/", "/x:", "/x:a,,b"} {
-		f.Add(s)
+func TestTmpfsMount(t *testing.T) {
+	for in, want := range map[string]Mount{
+		"/run":               {Type: "tmpfs", Source: "tmpfs", Target: "/run", Options: []string{"noexec", "nosuid", "nodev"}},
+		"/a/../b/:size=1m":   {Type: "tmpfs", Source: "tmpfs", Target: "/b", Options: []string{"size=1m", "noexec", "nosuid", "nodev"}},
+		"/x:exec,mode=1777":  {Type: "tmpfs", Source: "tmpfs", Target: "/x", Options: []string{"exec", "mode=1777", "nosuid", "nodev"}},
+		"/x:suid,dev,noexec": {Type: "tmpfs", Source: "tmpfs", Target: "/x", Options: []string{"suid", "dev", "noexec"}},
+	} {
+		got, err := tmpfsMount(in)
+		if err != nil || got.Type != want.Type || got.Source != want.Source || got.Target != want.Target || !slices.Equal(got.Options, want.Options) {
+			t.Errorf("tmpfsMount(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
 	}
-	f.Fuzz(func(t *testing.T, s string) {
-		m, err := ParseTmpfs(s)
-		if err != nil {
-			if !errors.Is(err, errdefs.ErrInvalidArgument) {
-				t.Fatalf("ParseTmpfs(%q): %v is not ErrInvalidArgument", s, err)
-			}
-			return
-		}
-		if m.Type != "tmpfs" || !strings.HasPrefix(m.Target, "/") || m.Target == "/" {
-			t.Fatalf("ParseTmpfs(%q) = %+v", s, m)
-		}
-	})
 }
 
 func TestSpecValidate(t *testing.T) {
@@ -84,6 +78,13 @@ func TestSpecValidate(t *testing.T) {
 		{name: "tiny memory", mod: func(s *Spec) { s.Memory = 1024 }, err: errdefs.ErrInvalidArgument},
 		{name: "unknown ulimit", mod: func(s *Spec) { s.Ulimits = []Ulimit{{Name: "bogus"}} }, err: errdefs.ErrInvalidArgument},
 		{name: "soft over hard", mod: func(s *Spec) { s.Ulimits = []Ulimit{{Name: "nofile", Soft: 2, Hard: 1}} }, err: errdefs.ErrInvalidArgument},
+		{name: "nofile over nr_open", mod: func(s *Spec) { s.Ulimits = []Ulimit{{Name: "nofile", Soft: 1, Hard: 1 << 40}} }, err: errdefs.ErrInvalidArgument},
+		{name: "unlimited core", mod: func(s *Spec) { s.Ulimits = []Ulimit{{Name: "core", Soft: 1<<64 - 1, Hard: 1<<64 - 1}} }},
+		{name: "stop signal", mod: func(s *Spec) { s.StopSignal = "SIGRTMIN+2" }},
+		{name: "bad stop signal", mod: func(s *Spec) { s.StopSignal = "SIGNOPE" }, err: errdefs.ErrInvalidArgument},
+		{name: "tmpfs", mod: func(s *Spec) { s.Tmpfs = []string{"/run:size=64m,exec"} }},
+		{name: "tmpfs on root", mod: func(s *Spec) { s.Tmpfs = []string{"/"} }, err: errdefs.ErrInvalidArgument},
+		{name: "tmpfs bad option", mod: func(s *Spec) { s.Tmpfs = []string{"/run:bogus"} }, err: errdefs.ErrInvalidArgument},
 		{name: "empty env key", mod: func(s *Spec) { s.Env = []string{"=x"} }, err: errdefs.ErrInvalidArgument},
 		{name: "bridge network", mod: func(s *Spec) { s.Network = "mynet" }, err: errdefs.ErrInvalidArgument},
 		{name: "rm with restart", mod: func(s *Spec) { s.AutoRemove, s.Restart = true, "always" }, err: errdefs.ErrInvalidArgument},

@@ -6,10 +6,10 @@
 // paths, no-new-privileges, resource limits and cgroupsPath
 // "/container/<id>".
 //
-// It also exports the parsers and validators for the create options it
-// consumes (ParseUlimit, NormalizeCap, Capabilities, ParseTmpfs, ParseSize,
-// ParseSignal), so the apiserver can reject bad input before it spawns a
-// supervisor. Parse errors are of kind errdefs.ErrInvalidArgument.
+// It also exports the capability rules (NormalizeCap, ValidateCaps,
+// Capabilities). Ulimits and tmpfs options are checked with internal/opts,
+// the same rules the apiserver and the CLI apply before a supervisor is
+// spawned. Errors are of kind errdefs.ErrInvalidArgument.
 //
 // It does not touch the bundle: the caller writes the spec and the files it
 // binds (resolv.conf, hosts, hostname) itself.

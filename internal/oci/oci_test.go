@@ -12,38 +12,6 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-func TestParseUlimit(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want Ulimit
-		err  error
-	}{
-		{in: "nofile=1024:2048", want: Ulimit{"nofile", 1024, 2048}},
-		{in: "nproc=64", want: Ulimit{"nproc", 64, 64}},
-		{in: "RLIMIT_CORE=unlimited", want: Ulimit{"core", Unlimited, Unlimited}},
-		{in: "core=-1", want: Ulimit{"core", Unlimited, Unlimited}},
-		{in: "nofile=2048:1024", err: errdefs.ErrInvalidArgument},
-		{in: "bogus=1", err: errdefs.ErrInvalidArgument},
-		{in: "nofile", err: errdefs.ErrInvalidArgument},
-		{in: "nofile=x", err: errdefs.ErrInvalidArgument},
-		{in: "nofile=1:", err: errdefs.ErrInvalidArgument},
-		{in: "", err: errdefs.ErrInvalidArgument},
-	} {
-		t.Run(tc.in, func(t *testing.T) {
-			got, err := ParseUlimit(tc.in)
-			if !errors.Is(err, tc.err) {
-				t.Fatalf("ParseUlimit(%q) error = %v, want %v", tc.in, err, tc.err)
-			}
-			if err == nil && got != tc.want {
-				t.Errorf("ParseUlimit(%q) = %+v, want %+v", tc.in, got, tc.want)
-			}
-		})
-	}
-	if err := ValidateUlimit(Ulimit{"nofile", 1, 1 << 40}); !errors.Is(err, errdefs.ErrInvalidArgument) {
-		t.Errorf("ValidateUlimit above nr_open: %v", err)
-	}
-}
-
 func TestCapabilities(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -75,34 +43,6 @@ func TestCapabilities(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-func TestParseTmpfs(t *testing.T) {
-	for _, tc := range []struct {
-		in  string
-		ok  bool
-		opt []string
-	}{
-		{in: "/run", ok: true},
-		{in: "/run:size=64m,mode=1777", ok: true, opt: []string{"size=64m", "mode=1777"}},
-		{in: "/run:exec,size=50%", ok: true, opt: []string{"exec", "size=50%"}},
-		{in: "run", ok: false},
-		{in: "/run:bogus", ok: false},
-		{in: "/run:mode=99999999", ok: false},
-		{in: "/run:size=", ok: false},
-	} {
-		got, err := ParseTmpfs(tc.in)
-		if tc.ok != (err == nil) || (err != nil && !errors.Is(err, errdefs.ErrInvalidArgument)) {
-			t.Errorf("ParseTmpfs(%q) error = %v", tc.in, err)
-			continue
-		}
-		if err == nil && !slices.Equal(got.Options, tc.opt) {
-			t.Errorf("ParseTmpfs(%q) options = %v, want %v", tc.in, got.Options, tc.opt)
-		}
-	}
-	if o := TmpfsMountOptions([]string{"exec"}); !slices.Contains(o, "nosuid") || slices.Contains(o, "noexec") {
-		t.Errorf("TmpfsMountOptions(exec) = %v", o)
 	}
 }
 
@@ -226,6 +166,9 @@ func TestBuild(t *testing.T) {
 		if m.Destination == "/dev/shm" && !slices.Contains(m.Options, "size=1048576") {
 			t.Errorf("shm options %v", m.Options)
 		}
+		if m.Destination == "/run/x" && !slices.Equal(m.Options, []string{"size=1m", "noexec", "nosuid", "nodev"}) {
+			t.Errorf("tmpfs options %v", m.Options)
+		}
 	}
 	if i, j := slices.Index(dests, "/run"), slices.Index(dests, "/run/x"); i < 0 || j < i || !slices.Contains(dests, InitPath) {
 		t.Errorf("mount order %v", dests)
@@ -240,91 +183,4 @@ func TestBuild(t *testing.T) {
 	if _, err := Build(Input{ID: "x", Spec: &runtimev1.ContainerSpec{Args: []string{"x"}, Network: "bridge"}, Rootfs: root}); !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Errorf("Build with bad network: %v", err)
 	}
-}
-
-func TestParseSignal(t *testing.T) {
-	for in, want := range map[string]int{"SIGTERM": 15, "term": 15, "9": 9, "SIGQUIT": 3, "RTMIN+1": 35} {
-		if got, err := ParseSignal(in); err != nil || int(got) != want {
-			t.Errorf("ParseSignal(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "0", "65", "SIGFOO"} {
-		if _, err := ParseSignal(in); !errors.Is(err, errdefs.ErrInvalidArgument) {
-			t.Errorf("ParseSignal(%q) error = %v", in, err)
-		}
-	}
-}
-
-func FuzzParseUlimit(f *testing.F) {
-	for _, s := range []string{"nofile=1024:2048", "core=unlimited", "nproc=-1:5", "x=", "nofile=18446744073709551615"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		u, err := ParseUlimit(s)
-		if err != nil {
-			if !errors.Is(err, errdefs.ErrInvalidArgument) {
-				t.Fatalf("ParseUlimit(%q): error %v is not ErrInvalidArgument", s, err)
-			}
-			return
-		}
-		again, err := ParseUlimit(u.String())
-		if err != nil || again != u {
-			t.Fatalf("round trip %q -> %q -> %+v, %v", s, u.String(), again, err)
-		}
-	})
-}
-
-func FuzzParseTmpfs(f *testing.F) {
-	for _, s := range []string{"/run", "/run:size=64m,mode=1777", "/x:exec,size=10%", ":", "/a:b:c"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		tm, err := ParseTmpfs(s)
-		if err != nil {
-			if !errors.Is(err, errdefs.ErrInvalidArgument) {
-				t.Fatalf("ParseTmpfs(%q): error %v is not ErrInvalidArgument", s, err)
-			}
-			return
-		}
-		again, err := ParseTmpfs(tm.String())
-		if err != nil || again.String() != tm.String() {
-			t.Fatalf("round trip %q -> %q -> %+v, %v", s, tm.String(), again, err)
-		}
-	})
-}
-
-func FuzzParseSize(f *testing.F) {
-	for _, s := range []string{"64m", "1.5g", "512", "1kib", "-1", "1e400", "0x10"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		n, err := ParseSize(s)
-		if err != nil {
-			if !errors.Is(err, errdefs.ErrInvalidArgument) {
-				t.Fatalf("ParseSize(%q): error %v is not ErrInvalidArgument", s, err)
-			}
-			return
-		}
-		if n < 0 {
-			t.Fatalf("ParseSize(%q) = %d", s, n)
-		}
-	})
-}
-
-func FuzzParseSignal(f *testing.F) {
-	for _, s := range []string{"SIGTERM", "9", "RTMAX-3", "SIGRTMIN+99"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		sig, err := ParseSignal(s)
-		if err != nil {
-			if !errors.Is(err, errdefs.ErrInvalidArgument) {
-				t.Fatalf("ParseSignal(%q): error %v is not ErrInvalidArgument", s, err)
-			}
-			return
-		}
-		if sig <= 0 || sig > 64 {
-			t.Fatalf("ParseSignal(%q) = %d", s, sig)
-		}
-	})
 }

@@ -13,6 +13,7 @@ import (
 
 	runtimev1 "github.com/berth/container/api/runtime/v1"
 	"github.com/berth/container/errdefs"
+	"github.com/berth/container/internal/opts"
 	"github.com/moby/profiles/seccomp"
 	"github.com/moby/sys/user"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -317,8 +318,8 @@ func rlimits(us []*runtimev1.Ulimit) ([]specs.POSIXRlimit, error) {
 	var out []specs.POSIXRlimit
 	hasNofile := false
 	for _, u := range us {
-		ul := Ulimit{Name: strings.ToLower(u.GetName()), Soft: u.GetSoft(), Hard: u.GetHard()}
-		if err := ValidateUlimit(ul); err != nil {
+		ul := opts.Ulimit{Name: strings.ToLower(u.GetName()), Soft: u.GetSoft(), Hard: u.GetHard()}
+		if err := opts.ValidateUlimit(ul); err != nil {
 			return nil, err
 		}
 		typ := "RLIMIT_" + strings.ToUpper(ul.Name)
@@ -419,23 +420,21 @@ func mounts(in Input, cs *runtimev1.ContainerSpec) ([]specs.Mount, error) {
 			if !path.IsAbs(m.GetSource()) {
 				return nil, fmt.Errorf("bind mount source %q is not absolute: %w", m.GetSource(), errdefs.ErrInvalidArgument)
 			}
-			opts := []string{"rbind"}
+			bindOpts := []string{"rbind"}
 			for _, o := range m.GetOptions() {
 				if o != "bind" && o != "rbind" {
-					opts = append(opts, o)
+					bindOpts = append(bindOpts, o)
 				}
 			}
-			if !slices.ContainsFunc(opts, isPropagation) {
-				opts = append(opts, "rprivate")
+			if !slices.ContainsFunc(bindOpts, isPropagation) {
+				bindOpts = append(bindOpts, "rprivate")
 			}
-			user = append(user, specs.Mount{Destination: path.Clean(m.GetTarget()), Type: "bind", Source: m.GetSource(), Options: opts})
+			user = append(user, specs.Mount{Destination: path.Clean(m.GetTarget()), Type: "bind", Source: m.GetSource(), Options: bindOpts})
 		case "tmpfs":
-			for _, o := range m.GetOptions() {
-				if err := validTmpfsOption(o); err != nil {
-					return nil, fmt.Errorf("tmpfs %q: %w", m.GetTarget(), err)
-				}
+			if err := opts.ValidateTmpfsOptions(m.GetOptions()); err != nil {
+				return nil, fmt.Errorf("tmpfs %q: %w", m.GetTarget(), err)
 			}
-			user = append(user, specs.Mount{Destination: path.Clean(m.GetTarget()), Type: "tmpfs", Source: "tmpfs", Options: TmpfsMountOptions(m.GetOptions())})
+			user = append(user, specs.Mount{Destination: path.Clean(m.GetTarget()), Type: "tmpfs", Source: "tmpfs", Options: opts.TmpfsMountOptions(m.GetOptions())})
 		default:
 			return nil, fmt.Errorf("mount type %q: %w", m.GetType(), errdefs.ErrInvalidArgument)
 		}

@@ -14,6 +14,7 @@ import (
 	containersv1 "github.com/berth/container/api/services/containers/v1"
 	"github.com/berth/container/errdefs"
 	"github.com/berth/container/internal/containers"
+	"github.com/berth/container/internal/opts"
 )
 
 // RegisterContainers registers the Containers service backed by svc.
@@ -46,21 +47,21 @@ func (s *containersServer) Start(ctx context.Context, req *containersv1.StartReq
 }
 
 func (s *containersServer) Stop(ctx context.Context, req *containersv1.StopRequest) (*containersv1.StopResponse, error) {
-	var opts containers.StopOptions
+	var stop containers.StopOptions
 	if req.GetSignal() != "" {
-		sig, err := containers.ParseSignal(req.GetSignal())
+		sig, err := opts.ParseSignal(req.GetSignal())
 		if err != nil {
 			return nil, err
 		}
-		opts.Signal = sig
+		stop.Signal = sig
 	}
 	if req.Timeout != nil {
-		opts.Timeout, opts.TimeoutSet = req.GetTimeout().AsDuration(), true
-		if opts.Timeout < 0 {
-			return nil, fmt.Errorf("stop timeout %v is negative: %w", opts.Timeout, errdefs.ErrInvalidArgument)
+		stop.Timeout, stop.TimeoutSet = req.GetTimeout().AsDuration(), true
+		if stop.Timeout < 0 {
+			return nil, fmt.Errorf("stop timeout %v is negative: %w", stop.Timeout, errdefs.ErrInvalidArgument)
 		}
 	}
-	c, err := s.svc.Stop(ctx, req.GetId(), opts)
+	c, err := s.svc.Stop(ctx, req.GetId(), stop)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +73,7 @@ func (s *containersServer) Kill(ctx context.Context, req *containersv1.KillReque
 	if sigName == "" {
 		sigName = "KILL"
 	}
-	sig, err := containers.ParseSignal(sigName)
+	sig, err := opts.ParseSignal(sigName)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,107 @@
+package oci
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/berth/container/errdefs"
+)
+
+// allCaps are the capabilities Linux knows, in number order.
+var allCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+	"CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+	"CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
+	"CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+	"CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
+	"CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
+	"CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+	"CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+	"CAP_CHECKPOINT_RESTORE",
+}
+
+// defaultCaps are docker's default capabilities.
+var defaultCaps = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+	"CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+}
+
+// NormalizeCap returns the canonical "CAP_X" form of a capability name given
+// with or without the prefix, in any case, or "ALL".
+func NormalizeCap(s string) (string, error) {
+	u := strings.ToUpper(strings.TrimSpace(s))
+	if u == "ALL" {
+		return u, nil
+	}
+	if !strings.HasPrefix(u, "CAP_") {
+		u = "CAP_" + u
+	}
+	if !slices.Contains(allCaps, u) {
+		return "", fmt.Errorf("capability %q: unknown: %w", s, errdefs.ErrInvalidArgument)
+	}
+	return u, nil
+}
+
+// ValidateCaps checks every name of a --cap-add or --cap-drop list.
+func ValidateCaps(names []string) error {
+	for _, n := range names {
+		if _, err := NormalizeCap(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// knownCaps is allCaps limited to what the running kernel has.
+func knownCaps() []string {
+	if n, err := readUint("/proc/sys/kernel/cap_last_cap"); err == nil && int(n)+1 < len(allCaps) {
+		return allCaps[:n+1]
+	}
+	return allCaps
+}
+
+// Capabilities applies docker's rules: start from the defaults, drop
+// cap_drop (ALL drops everything), then add cap_add (ALL adds everything).
+// An add wins over a drop of the same capability.
+func Capabilities(add, drop []string) ([]string, error) {
+	caps := slices.Clone(defaultCaps)
+	var adds []string
+	addAll := false
+	for _, a := range add {
+		n, err := NormalizeCap(a)
+		if err != nil {
+			return nil, err
+		}
+		if n == "ALL" {
+			addAll = true
+		}
+		adds = append(adds, n)
+	}
+	if addAll {
+		caps = slices.Clone(knownCaps())
+	}
+	for _, d := range drop {
+		n, err := NormalizeCap(d)
+		if err != nil {
+			return nil, err
+		}
+		if n == "ALL" {
+			if addAll {
+				continue
+			}
+			caps = caps[:0]
+			continue
+		}
+		if !slices.Contains(adds, n) {
+			caps = slices.DeleteFunc(caps, func(c string) bool { return c == n })
+		}
+	}
+	for _, a := range adds {
+		if a != "ALL" && !slices.Contains(caps, a) {
+			caps = append(caps, a)
+		}
+	}
+	return caps, nil
+}
