@@ -9,6 +9,7 @@ import (
 	"github.com/opencontainers/go-digest"
 	"google.golang.org/grpc"
 
+	"github.com/berth/container/internal/config"
 	"github.com/berth/container/internal/containers"
 	"github.com/berth/container/internal/images"
 	"github.com/berth/container/internal/metadata"
@@ -26,6 +27,9 @@ type containersDeps struct {
 	// LookupRuntime returns the binary of a runtime plugin; nil falls back
 	// to <install>/libexec/container/plugins/<name>/bin/<name>.
 	LookupRuntime func(name string) (string, error)
+	// Runtime and Logs are the config file's [runtime] and [logs].
+	Runtime config.RuntimeConfig
+	Logs    config.LogsConfig
 }
 
 // wireContainers builds the containers service over metadata, images,
@@ -36,7 +40,8 @@ type containersDeps struct {
 func wireContainers(ctx context.Context, srv *grpc.Server, cfg Config, deps containersDeps, log *slog.Logger) (func() error, error) {
 	rt := runtime.New(runtime.Opt{
 		Root: cfg.Root, State: cfg.State, InstallRoot: cfg.InstallRoot,
-		Lookup: deps.LookupRuntime, Log: log,
+		Lookup: deps.LookupRuntime, OCIRuntime: deps.Runtime.OCI,
+		LogMaxSize: deps.Logs.MaxSize, LogMaxFiles: deps.Logs.MaxFiles, Log: log,
 	})
 	svc := containers.New(containers.Opt{
 		Store:     deps.Records,

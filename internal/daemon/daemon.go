@@ -114,7 +114,7 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 	}
 	closers = append(closers, closeImages)
 	closeContainers, err := wireContainers(ctx, srv, cfg, containersDeps{Records: records, Images: imgs, Snapshots: snaps,
-		LookupRuntime: runtimeLookup(pm)}, log)
+		LookupRuntime: runtimeLookup(pm), Runtime: loaded.Config.Runtime, Logs: loaded.Config.Logs}, log)
 	if err != nil {
 		return err
 	}

@@ -50,7 +50,11 @@ type Opt struct {
 	Lookup func(name string) (string, error)
 	// OCIRuntime is the OCI runtime the supervisor drives; default "runc".
 	OCIRuntime string
-	Log        *slog.Logger
+	// LogMaxSize and LogMaxFiles bound each container's log (config
+	// logs.maxSize, logs.maxFiles); zero means the supervisor's defaults.
+	LogMaxSize  int64
+	LogMaxFiles int
+	Log         *slog.Logger
 }
 
 // Runtime manages supervisors. It is safe for concurrent use.
@@ -58,6 +62,7 @@ type Runtime struct {
 	root, state, install string
 	lookup               func(string) (string, error)
 	oci                  string
+	logMax               *runtimev1.LogConfig
 	log                  *slog.Logger
 
 	mu    sync.Mutex
@@ -74,7 +79,8 @@ func New(opt Opt) *Runtime {
 	r := &Runtime{
 		root: opt.Root, state: opt.State, install: opt.InstallRoot,
 		lookup: opt.Lookup, oci: opt.OCIRuntime, log: opt.Log,
-		conns: map[string]*supervisor{},
+		logMax: &runtimev1.LogConfig{MaxSize: opt.LogMaxSize, MaxFiles: int32(opt.LogMaxFiles)},
+		conns:  map[string]*supervisor{},
 	}
 	if r.oci == "" {
 		r.oci = "runc"
@@ -149,7 +155,9 @@ func (r *Runtime) Create(ctx context.Context, id string, ts containers.TaskSpec)
 	if err != nil {
 		return err
 	}
-	if _, err := s.api.Create(ctx, &runtimev1.CreateRequest{Spec: toSpec(ts), Rootfs: toMounts(ts.Rootfs)}); err != nil {
+	spec := toSpec(ts)
+	spec.Log = r.logMax
+	if _, err := s.api.Create(ctx, &runtimev1.CreateRequest{Spec: spec, Rootfs: toMounts(ts.Rootfs)}); err != nil {
 		return r.withSupervisorLog(id, errgrpc.ToNative(err))
 	}
 	return nil
