@@ -1,0 +1,17 @@
+#!/bin/sh
+# Container hot-path benchmark (issue #4): run --rm true, 50 detached
+# containers two at a time, supervisor/apiserver memory, apiserver start-up,
+# 100 MiB of stdout and its read-back — against a raw runc bundle of the same
+# rootfs and podman, engines interleaved, medians. Needs root. Installs podman
+# with apt when it is missing. Prints a table; a copy goes to bench/results/.
+#
+#   bench/containers.sh                          # 20 runs, 5 rounds of 50
+#   CONTAINER_BENCH_RUNS=30 CONTAINER_BENCH_BATCH_RUNS=10 bench/containers.sh
+set -eu
+cd "$(dirname "$0")/.."
+if ! command -v podman >/dev/null 2>&1; then
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman >/dev/null || true
+fi
+make build >/dev/null
+CONTAINER_BENCH=1 CONTAINER_BENCH_OUTPUT="$PWD/_output" \
+	go test -count=1 -timeout 60m -run '^TestContainersBench$' -v ./bench/ | grep -v '^=== RUN'
