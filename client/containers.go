@@ -109,7 +109,9 @@ type LogOptions struct {
 	Until time.Time
 }
 
-// LogEntry is one line of container output.
+// LogEntry is container output: one line, or several consecutive lines of
+// one stream that share a time (the server merges them to stream large
+// logs fast). Data keeps the lines' newlines.
 type LogEntry struct {
 	Stream string // "stdout" or "stderr"
 	Data   []byte

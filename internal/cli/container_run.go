@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -131,17 +132,27 @@ func signalName(s os.Signal) string {
 	return "TERM"
 }
 
-// writeEntry writes one log entry to stdout or stderr.
+// writeEntry writes one log entry (one or more lines) to stdout or
+// stderr; with timestamps every line gets the entry's time.
 func writeEntry(stdout, stderr io.Writer, e client.LogEntry, timestamps bool) error {
 	w := stdout
 	if e.Stream == "stderr" {
 		w = stderr
 	}
-	if timestamps {
-		if _, err := fmt.Fprintf(w, "%s ", e.Time.UTC().Format(time.RFC3339Nano)); err != nil {
-			return err
-		}
+	if !timestamps {
+		_, err := w.Write(e.Data)
+		return err
 	}
-	_, err := w.Write(e.Data)
+	prefix := e.Time.UTC().Format(time.RFC3339Nano) + " "
+	var buf []byte
+	for data := e.Data; len(data) > 0; {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line = data[:i+1]
+		}
+		data = data[len(line):]
+		buf = append(append(buf, prefix...), line...)
+	}
+	_, err := w.Write(buf)
 	return err
 }

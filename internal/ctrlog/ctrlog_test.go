@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -125,7 +126,7 @@ func TestRotation(t *testing.T) {
 
 func readFileEntries(t *testing.T, p string) []Entry {
 	var out []Entry
-	err := readFile(p, func(*Entry) (bool, error) { return true, nil }, func(e Entry) error { out = append(out, e); return nil })
+	err := readFile(p, false, func(*Entry) (bool, error) { return true, nil }, func(e Entry) error { out = append(out, e); return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,5 +225,56 @@ func BenchmarkRead(b *testing.B) {
 		if err := Read(context.Background(), path, ReadOptions{}, func(Entry) error { return nil }); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestReadMerge(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "container.log")
+	w, err := NewWriter(path, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)
+	t1 := t0.Add(time.Second)
+	for _, l := range []struct {
+		stream string
+		t      time.Time
+		line   string
+	}{
+		{Stdout, t0, "a\n"}, {Stdout, t0, "b\n"}, {Stderr, t0, "c\n"}, {Stdout, t0, "d\n"},
+		{Stdout, t1, "e\n"}, {Stdout, t1, "f"},
+	} {
+		if err := w.Write(l.stream, l.t, []byte(l.line)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	type got struct {
+		stream, lines string
+		t             time.Time
+	}
+	read := func(opts ReadOptions) []got {
+		var out []got
+		if err := Read(t.Context(), path, opts, func(e Entry) error {
+			out = append(out, got{e.Stream, string(e.Line), e.Time})
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	want := []got{{Stdout, "a\nb\n", t0}, {Stderr, "c\n", t0}, {Stdout, "d\n", t0}, {Stdout, "e\nf", t1}}
+	if g := read(ReadOptions{Merge: true}); !slices.Equal(g, want) {
+		t.Errorf("merged read = %+v, want %+v", g, want)
+	}
+	// Until ends the read; what was merged before it is still emitted.
+	if g := read(ReadOptions{Merge: true, Until: t0}); !slices.Equal(g, want[:3]) {
+		t.Errorf("merged read until t0 = %+v, want %+v", g, want[:3])
+	}
+	// Tail counts lines: no merging.
+	if g := read(ReadOptions{Merge: true, Tail: 2}); len(g) != 2 || g[0].lines != "e\n" {
+		t.Errorf("merged read tail 2 = %+v, want two single lines", g)
 	}
 }

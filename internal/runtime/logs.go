@@ -10,7 +10,8 @@ import (
 
 // Logs reads the container's log (rotated files included).
 func (r *Runtime) Logs(ctx context.Context, id string, opts containers.LogOptions, stopped <-chan struct{}, fn func(containers.LogEntry) error) error {
-	ro := ctrlog.ReadOptions{Since: opts.Since, Until: opts.Until, Follow: opts.Follow, Stop: stopped}
+	// Merged entries: one gRPC message per run of lines rather than per line.
+	ro := ctrlog.ReadOptions{Since: opts.Since, Until: opts.Until, Follow: opts.Follow, Stop: stopped, Merge: true}
 	switch {
 	case opts.Tail < 0:
 		ro.Tail = 0 // all
