@@ -411,6 +411,25 @@ func decodeEntry(line []byte, e *Entry, ts *tsCache) bool {
 // the closing quote.
 func unquote(dst, s []byte) ([]byte, int, bool) {
 	for i := 0; i < len(s); {
+		// Copy the run up to the next quote or backslash in one append
+		// (IndexByte is vectorized); it must hold no control character.
+		j := len(s)
+		if q := bytes.IndexByte(s[i:], '"'); q >= 0 {
+			j = i + q
+		}
+		if k := bytes.IndexByte(s[i:j], '\\'); k >= 0 {
+			j = i + k
+		}
+		for _, c := range s[i:j] {
+			if c < 0x20 {
+				return dst, 0, false
+			}
+		}
+		dst = append(dst, s[i:j]...)
+		i = j
+		if i == len(s) {
+			break
+		}
 		c := s[i]
 		switch {
 		case c == '"':
