@@ -102,6 +102,9 @@ func Dial(ctx context.Context, address string) (*Client, error) {
 		grpc.WithChainUnaryInterceptor(c.unaryInterceptor),
 		grpc.WithChainStreamInterceptor(c.streamInterceptor),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(64<<20)),
+		// A local socket: large fixed windows let a big log or image stream
+		// at full speed instead of waiting for gRPC's window to grow.
+		grpc.WithInitialWindowSize(4<<20), grpc.WithInitialConnWindowSize(8<<20),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("apiserver client for %q: %w", path, err)
