@@ -50,8 +50,9 @@ func TestContainersBench(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
-	defer removeCgroups("containerbench")
+	// Cleanups run last-registered first: podman's reset, then these.
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	t.Cleanup(func() { removeCgroups("containerbench") })
 	b := &bencher{t: t, out: out, dir: dir, sock: filepath.Join(dir, "api.sock"), results: map[string]float64{}}
 	cfg := filepath.Join(dir, "config.toml")
 	// The whole 100 MiB log is kept, so logs reads all of it back.
