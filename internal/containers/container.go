@@ -165,11 +165,14 @@ type Exit struct {
 	Error string
 }
 
-// LogEntry is one line of container output.
+// LogEntry is container output: one line, or consecutive lines of one
+// stream that share a time.
 type LogEntry struct {
 	Stream string // "stdout" or "stderr"
-	Data   []byte
-	Time   time.Time
+	// Data is valid only during the callback that receives it (the reader
+	// reuses its buffer); copy it to keep it.
+	Data []byte
+	Time time.Time
 }
 
 // LogOptions selects log lines.

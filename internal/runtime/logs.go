@@ -22,6 +22,7 @@ func (r *Runtime) Logs(ctx context.Context, id string, opts containers.LogOption
 	}
 	path := bundle.New(r.root, id).Log()
 	return ctrlog.Read(ctx, path, ro, func(e ctrlog.Entry) error {
-		return fn(containers.LogEntry{Stream: e.Stream, Time: e.Time, Data: append([]byte(nil), e.Line...)})
+		// No copy: Data, like e.Line, is valid only during fn.
+		return fn(containers.LogEntry{Stream: e.Stream, Time: e.Time, Data: e.Line})
 	})
 }
