@@ -86,21 +86,16 @@ func (r *Runtime) cleanup(ctx context.Context, id string) error {
 }
 
 // killSupervisor SIGKILLs a supervisor of id that is still alive but no
-// longer answers.
+// longer answers, and waits (bounded) until it is gone.
 func (r *Runtime) killSupervisor(id string) {
-	data, err := os.ReadFile(filepath.Join(r.StateDir(id), "supervisor.pid"))
-	if err != nil {
-		return
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil || pid <= 1 {
-		return
-	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !bytes.Contains(cmdline, []byte(id)) {
+	proc := r.openSupervisor(id)
+	if proc == nil {
 		return // gone, or the pid was reused
 	}
-	_ = syscall.Kill(pid, syscall.SIGKILL)
+	defer proc.close()
+	if err := proc.stop(0); err != nil {
+		r.log.Warn("kill supervisor", "container", id, "err", err)
+	}
 }
 
 // removeCgroup kills every process in dir (and its children) and removes it.

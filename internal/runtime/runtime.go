@@ -342,6 +342,9 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 	var errs []error
 	clean := true
 	if s, err := r.connect(id); err == nil {
+		// The supervisor removes its pid file on the way out: take a
+		// handle on the process first, so its exit can be waited for.
+		proc := r.openSupervisor(id)
 		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 		_, derr := s.api.Delete(cctx, &runtimev1.DeleteRequest{Force: true})
 		if derr == nil {
@@ -349,11 +352,21 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 			if serr != nil && !errdefs.IsUnavailable(errgrpc.ToNative(serr)) {
 				r.log.WarnContext(ctx, "shut down supervisor", "container", id, "err", serr)
 			}
+			// Shutdown answers before the process is gone; Delete
+			// returns only once it is (killed if it overstays).
+			if proc != nil {
+				if err := proc.stop(supervisorExitTimeout); err != nil {
+					errs = append(errs, fmt.Errorf("supervisor of %q: %w", id, err))
+				}
+			}
 		} else {
 			clean = false
 			r.log.WarnContext(ctx, "delete through supervisor", "container", id, "err", errgrpc.ToNative(derr))
 		}
 		cancel()
+		if proc != nil {
+			proc.close()
+		}
 		r.disconnect(id)
 	} else {
 		clean = false
