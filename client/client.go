@@ -33,6 +33,7 @@ import (
 
 	"github.com/berth/container/errdefs"
 	"github.com/berth/container/errdefs/errgrpc"
+	"github.com/berth/container/internal/rpcbuf"
 )
 
 // DefaultSocket is the apiserver socket used when no address is given.
@@ -92,7 +93,7 @@ func Dial(ctx context.Context, address string) (*Client, error) {
 		_ = conn.Close()
 	}
 
-	conn, err := grpc.NewClient("passthrough:///apiserver",
+	conn, err := grpc.NewClient("passthrough:///apiserver", append(rpcbuf.DialOptions(),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return c.dial(ctx) }),
 		grpc.WithConnectParams(grpc.ConnectParams{
@@ -105,7 +106,7 @@ func Dial(ctx context.Context, address string) (*Client, error) {
 		// A local socket: large fixed windows let a big log or image stream
 		// at full speed instead of waiting for gRPC's window to grow.
 		grpc.WithInitialWindowSize(4<<20), grpc.WithInitialConnWindowSize(8<<20),
-	)
+	)...)
 	if err != nil {
 		return nil, fmt.Errorf("apiserver client for %q: %w", path, err)
 	}

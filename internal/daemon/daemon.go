@@ -19,6 +19,7 @@ import (
 	"github.com/berth/container/internal/bundle"
 	"github.com/berth/container/internal/config"
 	"github.com/berth/container/internal/metadata"
+	"github.com/berth/container/internal/rpcbuf"
 	"github.com/berth/container/internal/server"
 	"github.com/berth/container/internal/version"
 )
@@ -94,7 +95,7 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 
 	gid := groupGID(GroupName)
 	policy := server.PeerPolicy{OwnUID: os.Geteuid(), GroupGID: gid, GroupName: GroupName}
-	srv := grpc.NewServer(append(server.Interceptors(log), grpc.Creds(&server.PeerCredentials{Policy: policy}))...)
+	srv := grpc.NewServer(append(append(server.Interceptors(log), rpcbuf.ServerOptions()...), grpc.Creds(&server.PeerCredentials{Policy: policy}))...)
 	hs := server.RegisterHealth(srv)
 	server.RegisterSystem(srv, server.SystemInfo{
 		AppRoot: cfg.Root, InstallRoot: cfg.InstallRoot, LogRoot: cfg.LogRoot, StateRoot: cfg.State,
