@@ -61,6 +61,9 @@ type Runtime interface {
 	Create(ctx context.Context, id string, spec TaskSpec) error
 	// Start runs the created container and returns its pid.
 	Start(ctx context.Context, id string) (int, error)
+	// Run is Create and Start in one step (nothing attaches in between),
+	// which the runtime may do faster; it returns the pid.
+	Run(ctx context.Context, id string, spec TaskSpec) (int, error)
 	Kill(ctx context.Context, id string, sig syscall.Signal, all bool) error
 	// Wait blocks until the container exits. If the supervisor dies the
 	// exit comes from the bundle, or carries an Error when it is unknown.

@@ -289,17 +289,21 @@ func (s *Service) startLockedAttached(ctx context.Context, c Container, attach f
 		}
 		ts.Mounts = append(ts.Mounts, m)
 	}
-	if err := s.runtime.Create(ctx, c.ID, ts); err != nil {
-		return fail(fmt.Errorf("create container %q: %w", c.ID, err))
-	}
-	if attach != nil {
+	var pid int
+	if attach == nil {
+		if pid, err = s.runtime.Run(ctx, c.ID, ts); err != nil {
+			return fail(fmt.Errorf("start container %q: %w", c.ID, err))
+		}
+	} else {
+		if err := s.runtime.Create(ctx, c.ID, ts); err != nil {
+			return fail(fmt.Errorf("create container %q: %w", c.ID, err))
+		}
 		if err := attach(ctx); err != nil {
 			return fail(fmt.Errorf("attach to container %q: %w", c.ID, err))
 		}
-	}
-	pid, err := s.runtime.Start(ctx, c.ID)
-	if err != nil {
-		return fail(fmt.Errorf("start container %q: %w", c.ID, err))
+		if pid, err = s.runtime.Start(ctx, c.ID); err != nil {
+			return fail(fmt.Errorf("start container %q: %w", c.ID, err))
+		}
 	}
 	c.State = State{
 		Status: StatusRunning, Pid: pid, StartedAt: time.Now().UTC(),

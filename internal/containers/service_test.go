@@ -124,6 +124,12 @@ func (r *fakeRuntime) Create(_ context.Context, id string, _ TaskSpec) error {
 	return nil
 }
 func (r *fakeRuntime) Start(context.Context, string) (int, error) { return 1234, nil }
+func (r *fakeRuntime) Run(ctx context.Context, id string, ts TaskSpec) (int, error) {
+	if err := r.Create(ctx, id, ts); err != nil {
+		return 0, err
+	}
+	return r.Start(ctx, id)
+}
 func (r *fakeRuntime) Check(name string) error {
 	if name != DefaultRuntime {
 		return fmt.Errorf("runtime plugin %q: %w", name, errdefs.ErrNotFound)

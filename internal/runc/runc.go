@@ -74,6 +74,28 @@ func (r *Runc) Create(ctx context.Context, id, bundle, pidFile string, io gorunc
 	return nil
 }
 
+// Run runs `runtime run --detach`: Create and Start in one exec. The
+// container is running when it returns; io's container-side ends are
+// closed.
+func (r *Runc) Run(ctx context.Context, id, bundle, pidFile string, io gorunc.IO, console *gorunc.Socket) error {
+	size := r.logSize()
+	opts := &gorunc.CreateOpts{IO: io, PidFile: pidFile, Detach: true}
+	if console != nil {
+		opts.ConsoleSocket = console
+	}
+	_, err := r.r.Run(ctx, id, bundle, opts)
+	// go-runc's Run, unlike Create, leaves the child's ends open.
+	if c, ok := io.(gorunc.StartCloser); ok {
+		if cerr := c.CloseAfterStart(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("runtime run: %s: %w", r.lastError(size, err), errdefs.ErrFailedPrecondition)
+	}
+	return nil
+}
+
 // Exec runs p in the container, detached from runc, with io as its stdio
 // (nil with a terminal: console then receives the pty master), and writes
 // its pid to pidFile.

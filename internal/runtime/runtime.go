@@ -119,30 +119,41 @@ func (r *Runtime) Check(name string) error {
 }
 
 // Create spawns the supervisor for id and creates the container in it.
-func (r *Runtime) Create(ctx context.Context, id string, ts containers.TaskSpec) (retErr error) {
+func (r *Runtime) Create(ctx context.Context, id string, ts containers.TaskSpec) error {
+	_, err := r.create(ctx, id, ts, false)
+	return err
+}
+
+// Run is Create and Start in one step: the supervisor runs `runc run
+// --detach`, one exec instead of two. It returns the container's pid.
+func (r *Runtime) Run(ctx context.Context, id string, ts containers.TaskSpec) (int, error) {
+	return r.create(ctx, id, ts, true)
+}
+
+func (r *Runtime) create(ctx context.Context, id string, ts containers.TaskSpec, start bool) (_ int, retErr error) {
 	bin, err := r.binary(ts.Runtime)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	b := bundle.New(r.root, id)
 	if err := os.MkdirAll(b.Dir, 0o711); err != nil {
-		return fmt.Errorf("bundle of %q: %w", id, err)
+		return 0, fmt.Errorf("bundle of %q: %w", id, err)
 	}
 	if err := os.MkdirAll(r.StateDir(id), 0o711); err != nil {
-		return fmt.Errorf("state dir of %q: %w", id, err)
+		return 0, fmt.Errorf("state dir of %q: %w", id, err)
 	}
 	// A previous run's exit must not be taken for this run's.
 	if err := os.Remove(b.Exit()); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("clear exit status of %q: %w", id, err)
+		return 0, fmt.Errorf("clear exit status of %q: %w", id, err)
 	}
 	// A supervisor left from a previous run (its Delete failed) goes first.
 	if _, err := os.Stat(r.socket(id)); err == nil {
 		if err := r.Delete(ctx, id); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if err := r.spawn(ctx, bin, id, b.Dir); err != nil {
-		return err
+		return 0, err
 	}
 	defer func() {
 		if retErr != nil {
@@ -153,14 +164,15 @@ func (r *Runtime) Create(ctx context.Context, id string, ts containers.TaskSpec)
 	}()
 	s, err := r.connect(id)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	spec := toSpec(ts)
 	spec.Log = r.logMax
-	if _, err := s.api.Create(ctx, &runtimev1.CreateRequest{Spec: spec, Rootfs: toMounts(ts.Rootfs)}); err != nil {
-		return r.withSupervisorLog(id, errgrpc.ToNative(err))
+	resp, err := s.api.Create(ctx, &runtimev1.CreateRequest{Spec: spec, Rootfs: toMounts(ts.Rootfs), Start: start})
+	if err != nil {
+		return 0, r.withSupervisorLog(id, errgrpc.ToNative(err))
 	}
-	return nil
+	return int(resp.GetPid()), nil
 }
 
 // spawn runs `<bin> serve ...`, which returns once the daemonized

@@ -96,7 +96,8 @@ func (s *supervisor) idle() bool {
 	return s.status != runtimev1.Status_STATUS_CREATED && s.status != runtimev1.Status_STATUS_RUNNING
 }
 
-// create prepares the bundle and runs `runc create`.
+// create prepares the bundle and runs `runc create`, or `runc run
+// --detach` when req asks to start at once.
 func (s *supervisor) create(ctx context.Context, req *runtimev1.CreateRequest) (_ int, retErr error) {
 	s.opMu.Lock()
 	defer s.opMu.Unlock()
@@ -205,7 +206,11 @@ func (s *supervisor) create(ctx context.Context, req *runtimev1.CreateRequest) (
 	if stdio != nil {
 		io = stdio
 	}
-	if err := s.runc.Create(ctx, s.id, s.bundle.Dir, pidFile, io, consoleSock); err != nil {
+	runtimeCreate := s.runc.Create
+	if req.GetStart() {
+		runtimeCreate = s.runc.Run // one exec instead of create + start
+	}
+	if err := runtimeCreate(ctx, s.id, s.bundle.Dir, pidFile, io, consoleSock); err != nil {
 		_ = s.runc.Delete(context.WithoutCancel(ctx), s.id, true)
 		return 0, err
 	}
@@ -224,6 +229,9 @@ func (s *supervisor) create(ctx context.Context, req *runtimev1.CreateRequest) (
 
 	s.mu.Lock()
 	s.status, s.pid, s.createdAt = runtimev1.Status_STATUS_CREATED, pid, time.Now()
+	if req.GetStart() {
+		s.status, s.startedAt = runtimev1.Status_STATUS_RUNNING, s.createdAt
+	}
 	s.mounted = len(req.GetRootfs()) > 0
 	s.stdio, s.console, s.logw, s.spec = stdio, con, logw, ociSpec
 	switch {
@@ -244,7 +252,11 @@ func (s *supervisor) create(ctx context.Context, req *runtimev1.CreateRequest) (
 	}
 	go func() { s.copies.Wait(); close(s.outputDone) }()
 	go s.watch(pid)
-	s.log.Info("container created", "pid", pid)
+	if req.GetStart() {
+		s.log.Info("container started", "pid", pid)
+	} else {
+		s.log.Info("container created", "pid", pid)
+	}
 	return pid, nil
 }
 

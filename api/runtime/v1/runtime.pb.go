@@ -665,7 +665,11 @@ type CreateRequest struct {
 	Spec  *ContainerSpec         `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
 	// The rootfs mounts (from the snapshotter), mounted at <bundle>/rootfs.
 	// Empty: <bundle>/rootfs is used as it is (already populated).
-	Rootfs        []*Mount `protobuf:"bytes,2,rep,name=rootfs,proto3" json:"rootfs,omitempty"`
+	Rootfs []*Mount `protobuf:"bytes,2,rep,name=rootfs,proto3" json:"rootfs,omitempty"`
+	// Start the container's program right away (`runc run -d`: one runtime
+	// exec instead of create + start), when nothing needs to attach before
+	// it runs. Start is then not called; the container is running.
+	Start         bool `protobuf:"varint,3,opt,name=start,proto3" json:"start,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -712,6 +716,13 @@ func (x *CreateRequest) GetRootfs() []*Mount {
 		return x.Rootfs
 	}
 	return nil
+}
+
+func (x *CreateRequest) GetStart() bool {
+	if x != nil {
+		return x.Start
+	}
+	return false
 }
 
 type CreateResponse struct {
@@ -2012,10 +2023,11 @@ const file_api_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x06\n" +
 	"\x04_uidB\x06\n" +
-	"\x04_gid\"}\n" +
+	"\x04_gid\"\x93\x01\n" +
 	"\rCreateRequest\x127\n" +
 	"\x04spec\x18\x01 \x01(\v2#.container.runtime.v1.ContainerSpecR\x04spec\x123\n" +
-	"\x06rootfs\x18\x02 \x03(\v2\x1b.container.runtime.v1.MountR\x06rootfs\"\"\n" +
+	"\x06rootfs\x18\x02 \x03(\v2\x1b.container.runtime.v1.MountR\x06rootfs\x12\x14\n" +
+	"\x05start\x18\x03 \x01(\bR\x05start\"\"\n" +
 	"\x0eCreateResponse\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\"\x0e\n" +
 	"\fStartRequest\"!\n" +
