@@ -278,3 +278,23 @@ func TestReadMerge(t *testing.T) {
 		t.Errorf("merged read tail 2 = %+v, want two single lines", g)
 	}
 }
+
+// BenchmarkReadMerge reads what `run` streams: 1 KiB lines, merged.
+func BenchmarkReadMerge(b *testing.B) {
+	line := []byte(strings.Repeat("x", 1023) + "\n")
+	path := filepath.Join(b.TempDir(), "container.log")
+	w, _ := NewWriter(path, 1<<30, 1)
+	var buf []byte
+	now := time.Now()
+	for i := range (16 << 20) / len(line) {
+		buf = AppendEntry(buf, Stdout, now.Add(time.Duration(i/64)), line) // one stamp per 64 KiB read
+	}
+	w.write(buf)
+	w.Close()
+	b.SetBytes(16 << 20)
+	for b.Loop() {
+		if err := Read(context.Background(), path, ReadOptions{Merge: true}, func(Entry) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
