@@ -3,6 +3,7 @@ package ctrlog
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -168,6 +169,41 @@ func testFollow(t *testing.T, files int) {
 	close(stop)
 	if err := <-done; err != nil {
 		t.Fatalf("follow returned %v", err)
+	}
+}
+
+// TestFollowBusy checks that a follower whose idle poll is long still
+// sees data promptly while data keeps coming.
+func TestFollowBusy(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "container.log")
+	w, err := NewWriter(path, 0, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	got := make(chan string, 100)
+	done := make(chan error, 1)
+	go func() {
+		done <- Read(ctx, path, ReadOptions{Tail: -1, Follow: true, PollInterval: time.Hour},
+			func(e Entry) error { got <- string(e.Line); return nil })
+	}()
+	for i := range 5 {
+		time.Sleep(10 * time.Millisecond)
+		_ = w.Write(Stdout, time.Now(), fmt.Appendf(nil, "line %d\n", i))
+		select {
+		case l := <-got:
+			if want := fmt.Sprintf("line %d\n", i); l != want {
+				t.Fatalf("followed %q, want %q", l, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("follow did not see line %d within 5s (idle poll 1h)", i)
+		}
+	}
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("follow returned %v, want context.Canceled", err)
 	}
 }
 

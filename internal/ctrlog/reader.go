@@ -41,7 +41,9 @@ type ReadOptions struct {
 	// Stop ends a Follow after draining what is in the file; typically
 	// closed when the container has exited.
 	Stop <-chan struct{}
-	// PollInterval is how often a follower looks for new data; default 100ms.
+	// PollInterval is how often an idle follower looks for new data;
+	// default 100ms. While data keeps coming it looks again after 1ms,
+	// doubling up to PollInterval, so a busy stream is not held back.
 	PollInterval time.Duration
 	// Merge lets consecutive lines of one stream that carry the same time
 	// (the writer stamps every line of one read alike) come as one Entry
@@ -149,11 +151,14 @@ func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) err
 	if poll <= 0 {
 		poll = 100 * time.Millisecond
 	}
-	t := time.NewTicker(poll)
+	wait := min(time.Millisecond, poll)
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	stopped := false
 	for {
+		var off int64
 		if lr != nil {
+			off = lr.off
 			if err := lr.each(keep, fn, false); err != nil {
 				if errors.Is(err, errUntil) {
 					return nil
@@ -202,6 +207,12 @@ func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) err
 			stopped = true
 		case <-t.C:
 		}
+		if lr != nil && lr.off != off {
+			wait = min(time.Millisecond, poll)
+		} else {
+			wait = min(2*wait, poll)
+		}
+		t.Reset(wait)
 	}
 }
 
