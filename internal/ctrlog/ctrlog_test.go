@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -204,6 +205,56 @@ func TestFollowBusy(t *testing.T) {
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("follow returned %v, want context.Canceled", err)
+	}
+}
+
+// TestFollowRotatedTwice checks that a follower that falls two rotations
+// behind reads the file in between instead of skipping it.
+func TestFollowRotatedTwice(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "container.log")
+	w, err := NewWriter(path, 1<<10, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	_ = w.Write(Stdout, time.Now(), []byte("line 0\n"))
+	held, gate := make(chan struct{}), make(chan struct{})
+	stop := make(chan struct{})
+	var got []string
+	done := make(chan error, 1)
+	go func() {
+		done <- Read(t.Context(), path, ReadOptions{Follow: true, Stop: stop}, func(e Entry) error {
+			if len(got) == 0 {
+				close(held)
+				<-gate // hold the follower while the log rotates
+			}
+			got = append(got, string(e.Line))
+			return nil
+		})
+	}()
+	<-held
+	const n = 35 // ~70 bytes each: two rotations of 1 KiB, not three
+	for i := 1; i < n; i++ {
+		_ = w.Write(Stdout, time.Now(), fmt.Appendf(nil, "line %d\n", i))
+	}
+	if _, err := os.Stat(path + ".2"); err != nil {
+		t.Fatalf("the log did not rotate twice: %v", err)
+	}
+	if _, err := os.Stat(path + ".3"); err == nil {
+		t.Fatalf("the log rotated three times: the oldest file may be gone")
+	}
+	close(gate)
+	time.Sleep(50 * time.Millisecond)
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for i := range n {
+		want = append(want, fmt.Sprintf("line %d\n", i))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("followed %d lines %q, want %d lines in order", len(got), got, n)
 	}
 }
 

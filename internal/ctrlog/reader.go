@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -183,7 +184,31 @@ func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) err
 						}
 						return err
 					}
+					// Rotated, maybe more than once: read the files
+					// written since, oldest first, then follow the newest.
+					newer := newerFiles(path, f)
 					f.Close()
+					f, lr = nil, nil
+					for i, nf := range newer {
+						if i == len(newer)-1 {
+							f, lr = nf, &lineReader{f: nf, merge: opts.Merge}
+							break
+						}
+						err := (&lineReader{f: nf, merge: opts.Merge}).each(keep, fn, true)
+						nf.Close()
+						if err != nil {
+							for _, rest := range newer[i+1:] {
+								rest.Close()
+							}
+							if errors.Is(err, errUntil) {
+								return nil
+							}
+							return err
+						}
+					}
+					if f != nil {
+						continue
+					}
 				}
 				if nf, err := os.Open(path); err == nil {
 					f, lr = nf, &lineReader{f: nf, merge: opts.Merge}
@@ -214,6 +239,42 @@ func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) err
 		}
 		t.Reset(wait)
 	}
+}
+
+// newerFiles opens, oldest first, the log files written after f: the
+// rotated files newer than f and the current file (last). It walks from
+// the current name to older ones; a rotation meanwhile shows up as a file
+// seen twice (skipped) or a name briefly missing, so no file is missed
+// unless the writer deleted it (a follower more than MaxFiles-1 files
+// behind). When f itself is gone, every file found is newer.
+func newerFiles(path string, f *os.File) []*os.File {
+	var out []*os.File
+	var seen []os.FileInfo
+	for i, missing := 0, 0; missing < 2; i++ {
+		p := path
+		if i > 0 {
+			p = path + "." + strconv.Itoa(i)
+		}
+		nf, err := os.Open(p)
+		if err != nil {
+			missing++
+			continue
+		}
+		missing = 0
+		fi, err := nf.Stat()
+		if err != nil || sameFile(f, fi) {
+			nf.Close()
+			break
+		}
+		if slices.ContainsFunc(seen, func(s os.FileInfo) bool { return os.SameFile(s, fi) }) {
+			nf.Close()
+			continue
+		}
+		seen = append(seen, fi)
+		out = append(out, nf)
+	}
+	slices.Reverse(out)
+	return out
 }
 
 type ringEntry struct {
