@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 
 	"github.com/berth/container/errdefs"
@@ -126,6 +127,22 @@ func (r *Runc) Kill(ctx context.Context, id string, sig int, all bool) error {
 // runtime does not know is ErrNotFound.
 func (r *Runc) Delete(ctx context.Context, id string, force bool) error {
 	return r.wrap("delete", r.r.Delete(ctx, id, &gorunc.DeleteOpts{Force: force}))
+}
+
+// RemoveStopped removes what runc keeps for a container whose init has
+// exited and been reaped, without running `runc delete` (an exec, ≈ 5 ms):
+// for a stopped container with a private pid namespace and no poststop
+// hooks, that command only removes the container's cgroups, which the
+// caller does, and <root>/<id>. It reports false, doing nothing, when the
+// runtime is not runc or has no explicit root; the caller runs Delete then.
+func (r *Runc) RemoveStopped(id string) (bool, error) {
+	if filepath.Base(r.r.Command) != "runc" || r.r.Root == "" || id == "" || id == "." || id == ".." || strings.Contains(id, "/") {
+		return false, nil
+	}
+	if err := os.RemoveAll(filepath.Join(r.r.Root, id)); err != nil {
+		return true, fmt.Errorf("remove runtime state of %q: %w", id, err)
+	}
+	return true, nil
 }
 
 // State returns the runtime's view of the container.

@@ -364,22 +364,22 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 			if serr != nil && !errdefs.IsUnavailable(errgrpc.ToNative(serr)) {
 				r.log.WarnContext(ctx, "shut down supervisor", "container", id, "err", serr)
 			}
-			// Shutdown answers before the process is gone; Delete
-			// returns only once it is (killed if it overstays).
-			if proc != nil {
-				if err := proc.stop(supervisorExitTimeout); err != nil {
-					errs = append(errs, fmt.Errorf("supervisor of %q: %w", id, err))
-				}
-			}
 		} else {
 			clean = false
 			r.log.WarnContext(ctx, "delete through supervisor", "container", id, "err", errgrpc.ToNative(derr))
 		}
 		cancel()
+		r.disconnect(id) // the supervisor's graceful stop waits for connections
 		if proc != nil {
+			// Shutdown answers before the process is gone; Delete
+			// returns only once it is (killed if it overstays).
+			if derr == nil {
+				if err := proc.stop(supervisorExitTimeout); err != nil {
+					errs = append(errs, fmt.Errorf("supervisor of %q: %w", id, err))
+				}
+			}
 			proc.close()
 		}
-		r.disconnect(id)
 	} else {
 		clean = false
 	}

@@ -307,6 +307,12 @@ func (s *supervisor) watch(pid int) {
 	s.mu.Unlock()
 	close(s.exited)
 	s.log.Info("container exited", "pid", pid, "exit_code", st.Code, "signal", st.Signal, "oom_killed", st.OOMKilled)
+	// Clean up now (runc state, rootfs mount, cgroups), while the
+	// apiserver records the exit: its Delete then finds it done (it waits
+	// on opMu meanwhile). A failure here is retried by that Delete.
+	if _, err := s.delete(context.Background(), false); err != nil {
+		s.log.Warn("clean up after exit", "err", err)
+	}
 }
 
 func (s *supervisor) start(ctx context.Context) (int, error) {
@@ -409,7 +415,16 @@ func (s *supervisor) delete(ctx context.Context, force bool) (*bundle.ExitStatus
 	}
 	var errs []error
 	if st != runtimev1.Status_STATUS_UNCREATED {
-		if err := s.runc.Delete(ctx, s.id, true); err != nil && !errdefs.IsNotFound(err) {
+		// A reaped init (pid namespace gone, no hooks) needs no `runc
+		// delete`; its cgroups go below.
+		done, err := false, error(nil)
+		if s.idle() {
+			done, err = s.runc.RemoveStopped(s.id)
+		}
+		if !done {
+			err = s.runc.Delete(ctx, s.id, true)
+		}
+		if err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, err)
 		}
 		s.copies.Wait()
