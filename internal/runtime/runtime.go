@@ -11,7 +11,7 @@
 package runtime
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -175,23 +175,75 @@ func (r *Runtime) create(ctx context.Context, id string, ts containers.TaskSpec,
 	return int(resp.GetPid()), nil
 }
 
-// spawn runs `<bin> serve ...`, which returns once the daemonized
-// supervisor listens on its socket.
+// readyEnv tells container-runtime-linux that it is already detached and
+// names the fd of its readiness pipe (the variable its own daemonizing
+// sets for its child).
+const readyEnv = "_CONTAINER_SUPERVISOR_READY_FD"
+
+// spawn starts `<bin> serve ...` detached, as the binary's own daemonizing
+// would (new session, stdio on /dev/null, stderr appended to
+// supervisor.log), with a readiness pipe on fd 3, and returns once the
+// supervisor reports that its socket listens: one exec instead of two. A
+// plugin that ignores the pipe and daemonizes itself is ready when the
+// spawned process exits 0. The spawned process is reaped when it exits.
 func (r *Runtime) spawn(ctx context.Context, bin, id, bundleDir string) error {
 	args := []string{"serve", "--id", id, "--bundle", bundleDir, "--state", r.StateDir(id),
 		"--runtime", r.oci, "--runtime-root", r.runcRoot()}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	cmd.Env = append(os.Environ(), "CONTAINER_STATE_ROOT="+r.state, "CONTAINER_APP_ROOT="+r.root)
-	if err := cmd.Run(); err != nil {
-		msg := strings.TrimSpace(out.String())
-		if len(msg) > 2000 {
-			msg = msg[len(msg)-2000:]
-		}
-		return r.withSupervisorLog(id, fmt.Errorf("spawn supervisor for %q: %w: %s", id, err, msg))
+	logf, err := os.OpenFile(filepath.Join(r.StateDir(id), "supervisor.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return fmt.Errorf("supervisor log of %q: %w", id, err)
 	}
-	return nil
+	defer logf.Close()
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return err
+	}
+	defer devnull.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return err
+	}
+	defer pr.Close()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "CONTAINER_STATE_ROOT="+r.state, "CONTAINER_APP_ROOT="+r.root, readyEnv+"=3")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, logf
+	cmd.ExtraFiles = []*os.File{pw}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/"
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
+		return fmt.Errorf("spawn supervisor for %q: %w", id, err)
+	}
+	line := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(pr).ReadString('\n')
+		line <- strings.TrimSpace(l)
+	}()
+	fail := func(err error) error {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return r.withSupervisorLog(id, err)
+	}
+	select {
+	case l := <-line:
+		switch {
+		case l == "ok":
+			go func() { _ = cmd.Wait() }() // reaps the supervisor when it exits
+			return nil
+		case l != "":
+			return fail(fmt.Errorf("spawn supervisor for %q: %s", id, l))
+		}
+		// No line: the plugin daemonized itself (or died); its exit says which.
+		if err := cmd.Wait(); err != nil {
+			return r.withSupervisorLog(id, fmt.Errorf("spawn supervisor for %q: %w", id, err))
+		}
+		return nil
+	case <-time.After(30 * time.Second):
+		return fail(fmt.Errorf("spawn supervisor for %q: not ready after 30s: %w", id, errdefs.ErrUnavailable))
+	case <-ctx.Done():
+		return fail(fmt.Errorf("spawn supervisor for %q: %w", id, context.Cause(ctx)))
+	}
 }
 
 // withSupervisorLog appends the tail of the supervisor's log to err.
