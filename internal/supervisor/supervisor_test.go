@@ -281,6 +281,43 @@ func TestOutputAndExit(t *testing.T) {
 	}
 }
 
+// TestCreateWithStart: Create with start runs the program at once (`runc
+// run --detach`), and once it has exited the supervisor has already
+// removed the runc state, the cgroups and the rootfs mount by itself.
+func TestCreateWithStart(t *testing.T) {
+	integration(t)
+	h := startSupervisor(t, nil)
+	resp, err := h.api.Create(t.Context(), &runtimev1.CreateRequest{Spec: sh("echo started; exit 4"), Rootfs: h.rootfs(), Start: true})
+	if err != nil {
+		t.Fatalf("create with start: %v", errgrpc.ToNative(err))
+	}
+	if resp.GetPid() <= 0 {
+		t.Errorf("pid %d", resp.GetPid())
+	}
+	if e := h.wait(t); e.GetCode() != 4 {
+		t.Errorf("exit = %+v, want code 4", e)
+	}
+	if out := h.logs(t)[ctrlog.Stdout]; out != "started\n" {
+		t.Errorf("stdout %q", out)
+	}
+	if _, err := h.api.Start(t.Context(), &runtimev1.StartRequest{}); !errors.Is(errgrpc.ToNative(err), errdefs.ErrFailedPrecondition) {
+		t.Errorf("start after create with start: %v, want FailedPrecondition", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, serr := os.Stat(filepath.Join(h.base, "runc", h.id))
+		mounted, _ := mount.Mounted(filepath.Join(h.bundle, bundle.RootfsDir))
+		cgroups := cgroupDirs(h.id)
+		if errors.Is(serr, os.ErrNotExist) && !mounted && len(cgroups) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after exit: runc state %v, rootfs mounted %v, cgroups %v", serr, mounted, cgroups)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestUserEnvWorkdirInit(t *testing.T) {
 	integration(t)
 	h := startSupervisor(t, nil)
