@@ -145,11 +145,18 @@ func simulateReboot(t *testing.T, d *Daemon) {
 	d.Start(t)
 }
 
-// waitGone waits up to two seconds for process pid to disappear.
+// waitGone waits up to two seconds for process pid to die. A zombie counts
+// as dead: an orphan is reaped by pid 1, which may take its time (this
+// machine's init reaps every few seconds).
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
 	for range 100 {
-		if syscall.Kill(pid, 0) != nil {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return
+		}
+		// The state follows the ")" that ends the command name.
+		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && strings.HasPrefix(string(stat[i:]), ") Z") {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
