@@ -302,6 +302,9 @@ func (s *Snapshotter) GC(ctx context.Context, keep map[digest.Digest]bool) (int,
 			}
 			return nil
 		}); err != nil {
+			if ctderrdefs.IsNotFound(err) {
+				break // a new store: its buckets appear with the first snapshot
+			}
 			return removed, fmt.Errorf("walk snapshots: %w", err)
 		}
 		progress := false
@@ -324,7 +327,7 @@ func (s *Snapshotter) GC(ctx context.Context, keep map[digest.Digest]bool) (int,
 		}
 	}
 	if c, ok := s.sn.(interface{ Cleanup(context.Context) error }); ok {
-		if err := c.Cleanup(ctx); err != nil {
+		if err := c.Cleanup(ctx); err != nil && !ctderrdefs.IsNotFound(err) {
 			return removed, fmt.Errorf("clean up snapshots: %w", err)
 		}
 	}

@@ -192,6 +192,13 @@ func TestUnpackHostile(t *testing.T) {
 	}
 }
 
+func TestGCNewStore(t *testing.T) {
+	s, _ := newTest(t)
+	if n, err := s.GC(t.Context(), nil); err != nil || n != 0 {
+		t.Fatalf("gc of a new store = %d, %v; want 0, nil", n, err)
+	}
+}
+
 func TestPrepareAndGC(t *testing.T) {
 	s, _ := newTest(t)
 	chainID, err := s.Unpack(t.Context(), layersOf(t, imagetest.WhiteoutImage(t)))
