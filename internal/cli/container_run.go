@@ -50,6 +50,8 @@ func (a *App) newContainerRunCommand() *cobra.Command {
 			return a.runForeground(ctx, c, ctr.ID, f.rm, true)
 		},
 	}
+	run := cmd.RunE
+	cmd.RunE = func(cmd *cobra.Command, args []string) error { return runFailed(run(cmd, args)) }
 	f.register(cmd)
 	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "run in the background and print the container ID")
 	return cmd

@@ -26,9 +26,45 @@ type usageError struct {
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return errdefs.ErrInvalidArgument }
 
+// runError is an error that ended `run` before its container's program
+// ran (see runFailed).
+type runError struct{ err error }
+
+func (e *runError) Error() string { return e.err.Error() }
+func (e *runError) Unwrap() error { return e.err }
+
+// code is docker's exit code for a failed run: 127 when the command was
+// not found, 126 when it could not be invoked, 125 when the CLI or the
+// daemon failed. The runtime's error says which ("exec: "CMD": ...").
+func (e *runError) code() int {
+	msg := e.err.Error()
+	i := strings.Index(msg, `exec: "`)
+	if i < 0 {
+		return 125
+	}
+	switch msg = msg[i:]; {
+	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
+		return 127
+	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "is a directory"), strings.Contains(msg, "exec format error"):
+		return 126
+	}
+	return 125
+}
+
+// runFailed marks err, returned by `run`, as a failure of the run itself
+// rather than the container's exit code (an ExitError, passed on as is).
+func runFailed(err error) error {
+	var ee *ExitError
+	if err == nil || errors.As(err, &ee) {
+		return err
+	}
+	return &runError{err: err}
+}
+
 // exitCode prints err as `Error: <message>` on stderr and returns the
-// process exit code: 0 for nil, the code of an ExitError, 1 otherwise.
-// It is the one place that turns errors into exit codes.
+// process exit code: 0 for nil, the code of an ExitError, 125-127 for a
+// failed run (runError), 1 otherwise. It is the one place that turns
+// errors into exit codes.
 func (a *App) exitCode(err error) int {
 	if err == nil {
 		return 0
@@ -42,6 +78,10 @@ func (a *App) exitCode(err error) int {
 	var ue *usageError
 	if errors.As(err, &ue) {
 		fmt.Fprintf(a.Stderr, "Run '%s --help' for usage.\n", cmp.Or(ue.command, "container"))
+	}
+	var re *runError
+	if errors.As(err, &re) {
+		return re.code()
 	}
 	return 1
 }
