@@ -1,6 +1,8 @@
 package integration
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -47,4 +49,56 @@ func TestContainerFailedRun(t *testing.T) {
 			cli(t, d, 0, "rm", name)
 		})
 	}
+}
+
+// TestContainerFailedStart checks that a start that fails keeps the
+// created container (as docker does) with the reason in its state, and
+// leaves no supervisor, mount, runc state or cgroup until it is deleted.
+func TestContainerFailedStart(t *testing.T) {
+	requireIntegration(t)
+	d, img := startContainersDaemon(t)
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{name: "unknown user", args: []string{"--user", "nosuchuser", img, "true"}},
+		{name: "missing binary", args: []string{img, "/nosuch"}},
+		{name: "workdir is a file", args: []string{"--workdir", "/etc/passwd", img, "true"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			name := "nostart-" + strings.ReplaceAll(tc.name, " ", "-")
+			cli(t, d, 0, append([]string{"create", "--name", name}, tc.args...)...)
+			for range 2 {
+				if _, errOut, code := d.CLI(t, "start", name); code != 1 || errOut == "" {
+					t.Fatalf("start: exit %d, stderr %q", code, errOut)
+				}
+				c, err := d.Client.GetContainer(t.Context(), name)
+				if err != nil || c.State.Status != "created" || c.State.Error == "" {
+					t.Fatalf("after a failed start: %+v, %v", c.State, err)
+				}
+				if m := mountsUnder(filepath.Join(d.Root, "containers", name)); len(m) > 0 {
+					t.Errorf("mounts left after a failed start: %v", m)
+				}
+				if pids := processesMentioning(name); len(pids) > 0 {
+					t.Errorf("processes left after a failed start: %v", pids)
+				}
+				for _, dir := range []string{filepath.Join(d.State, "runc", name), filepath.Join("/sys/fs/cgroup/container", name)} {
+					if _, err := os.Stat(dir); err == nil {
+						t.Errorf("%s left after a failed start", dir)
+					}
+				}
+			}
+			cli(t, d, 0, "rm", name)
+			assertNoLeftovers(t, d, []client.Container{{ID: name}})
+		})
+	}
+	t.Run("unknown capability at create", func(t *testing.T) {
+		_, errOut, code := d.CLI(t, "create", "--name", "badcap", "--cap-add", "NOSUCH", img)
+		if code != 1 || !strings.Contains(errOut, "NOSUCH") {
+			t.Fatalf("create --cap-add NOSUCH: exit %d, stderr %q", code, errOut)
+		}
+		if _, err := d.Client.GetContainer(t.Context(), "badcap"); err == nil {
+			t.Fatal("container with an unknown capability created")
+		}
+	})
 }

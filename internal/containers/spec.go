@@ -3,6 +3,7 @@ package containers
 import (
 	"fmt"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -114,6 +115,11 @@ func (sp Spec) Validate(name string) error {
 	}
 	for _, u := range sp.Ulimits {
 		if err := opts.ValidateUlimit(opts.Ulimit{Name: u.Name, Soft: u.Soft, Hard: u.Hard}); err != nil {
+			return err
+		}
+	}
+	for _, c := range slices.Concat(sp.CapAdd, sp.CapDrop) {
+		if _, err := opts.NormalizeCap(c); err != nil {
 			return err
 		}
 	}

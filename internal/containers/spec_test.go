@@ -86,6 +86,9 @@ func TestSpecValidate(t *testing.T) {
 		{name: "tmpfs on root", mod: func(s *Spec) { s.Tmpfs = []string{"/"} }, err: errdefs.ErrInvalidArgument},
 		{name: "tmpfs bad option", mod: func(s *Spec) { s.Tmpfs = []string{"/run:bogus"} }, err: errdefs.ErrInvalidArgument},
 		{name: "empty env key", mod: func(s *Spec) { s.Env = []string{"=x"} }, err: errdefs.ErrInvalidArgument},
+		{name: "cap add", mod: func(s *Spec) { s.CapAdd, s.CapDrop = []string{"sys_admin", "CAP_NET_ADMIN"}, []string{"ALL"} }},
+		{name: "unknown cap add", mod: func(s *Spec) { s.CapAdd = []string{"NOSUCH"} }, err: errdefs.ErrInvalidArgument},
+		{name: "unknown cap drop", mod: func(s *Spec) { s.CapDrop = []string{"CAP_"} }, err: errdefs.ErrInvalidArgument},
 		{name: "bridge network", mod: func(s *Spec) { s.Network = "mynet" }, err: errdefs.ErrInvalidArgument},
 		{name: "rm with restart", mod: func(s *Spec) { s.AutoRemove, s.Restart = true, "always" }, err: errdefs.ErrInvalidArgument},
 	} {
