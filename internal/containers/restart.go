@@ -85,11 +85,9 @@ func (s *Service) scheduleRestart(id string, delay time.Duration) {
 		c.State.RestartCount++
 		if _, err := s.startLocked(ctx, c); err != nil {
 			s.log.ErrorContext(ctx, "restart container", "container", id, "err", err)
-			// A failed start counts as a failed run: try again later.
+			// A failed start counts as a failed run (startLocked recorded
+			// it, with the restart counted and the error): try again later.
 			if c, gerr := s.store.Get(ctx, id); gerr == nil && c.State.Status == StatusStopped {
-				c.State.RestartCount++
-				c.State.Error = err.Error()
-				_ = s.store.Update(ctx, c)
 				if d, ok := s.restartDelay(c); ok {
 					s.scheduleRestart(id, d)
 				}

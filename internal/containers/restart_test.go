@@ -101,3 +101,37 @@ func TestUserStopIsFinal(t *testing.T) {
 		})
 	}
 }
+
+// TestFailedRestartCountsOnce: a restart whose start fails counts as one
+// restart, so on-failure:N makes exactly N attempts.
+func TestFailedRestartCountsOnce(t *testing.T) {
+	s, _, _, rt := newTestService(t)
+	ctx := t.Context()
+	c, err := s.Create(ctx, "c", Spec{Image: "busybox", Restart: "on-failure:3", StopTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	rt.failCreate = true // every restart fails; set before the exit that triggers them
+	rt.exit(c.ID, 1)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got, err := s.Get(ctx, c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.State.RestartCount >= 3 {
+			time.Sleep(2 * time.Second) // a fourth attempt would be due by now
+			if got, _ = s.Get(ctx, c.ID); got.State.RestartCount != 3 || got.State.Status != StatusStopped || got.State.Error == "" {
+				t.Fatalf("after on-failure:3 with failing starts: %+v", got.State)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("restarts not attempted: %+v", got.State)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
