@@ -246,18 +246,6 @@ func (r *Runtime) spawn(ctx context.Context, bin, id, bundleDir string) error {
 	}
 }
 
-// withSupervisorLog appends the tail of the supervisor's log to err.
-func (r *Runtime) withSupervisorLog(id string, err error) error {
-	data, rerr := os.ReadFile(filepath.Join(r.StateDir(id), "supervisor.log"))
-	if rerr != nil || len(data) == 0 {
-		return err
-	}
-	if len(data) > 1500 {
-		data = data[len(data)-1500:]
-	}
-	return fmt.Errorf("%w (supervisor log: %s)", err, strings.TrimSpace(string(data)))
-}
-
 // connect returns the cached connection to id's supervisor, dialing one if needed.
 func (r *Runtime) connect(id string) (*supervisor, error) {
 	r.mu.Lock()
