@@ -354,8 +354,13 @@ func (r *Runtime) Wait(ctx context.Context, id string) (containers.Exit, error) 
 // deadExit is the exit of a container whose supervisor is gone.
 func (r *Runtime) deadExit(id string) containers.Exit {
 	st, err := bundle.New(r.root, id).ReadExit()
-	if err == nil {
+	switch {
+	case err == nil:
 		return containers.Exit{Code: st.Code, Signal: st.Signal, ExitedAt: st.ExitedAt, OOMKilled: st.OOMKilled}
+	case !errdefs.IsNotFound(err):
+		// A damaged record is reported, not taken for a missing one.
+		return containers.Exit{Code: 255, ExitedAt: time.Now().UTC(),
+			Error: fmt.Sprintf("the container's supervisor died; its exit status is unreadable: %v", err)}
 	}
 	return containers.Exit{Code: 255, ExitedAt: time.Now().UTC(),
 		Error: "the container's supervisor died; its exit status is unknown"}
@@ -379,9 +384,8 @@ func (r *Runtime) State(ctx context.Context, id string) (containers.TaskState, e
 			r.disconnect(id)
 		}
 	}
-	st, err := bundle.New(r.root, id).ReadExit()
-	if err == nil {
-		e := containers.Exit{Code: st.Code, Signal: st.Signal, ExitedAt: st.ExitedAt, OOMKilled: st.OOMKilled}
+	if _, err := bundle.New(r.root, id).ReadExit(); err == nil || !errdefs.IsNotFound(err) {
+		e := r.deadExit(id)
 		return containers.TaskState{Exit: &e}, nil
 	}
 	return containers.TaskState{}, fmt.Errorf("supervisor of %q is gone and recorded no exit: %w", id, errdefs.ErrNotFound)

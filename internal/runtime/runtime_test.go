@@ -6,6 +6,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/berth/container/errdefs"
+	"github.com/berth/container/internal/bundle"
 )
 
 func TestDialUnixLongPath(t *testing.T) {
@@ -31,4 +35,32 @@ func TestDialUnixLongPath(t *testing.T) {
 		t.Fatalf("dial %d-byte path: %v", len(filepath.Join(long, "s.sock")), err)
 	}
 	c.Close()
+}
+
+// TestStateOfDeadSupervisor: with no supervisor, State reports the exit
+// recorded in the bundle, a damaged record as an error in the exit (not as
+// a missing one), and NotFound when there is none.
+func TestStateOfDeadSupervisor(t *testing.T) {
+	dir := t.TempDir()
+	r := New(Opt{Root: filepath.Join(dir, "root"), State: filepath.Join(dir, "state")})
+	b := bundle.New(filepath.Join(dir, "root"), "c")
+	if err := os.MkdirAll(b.Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.State(t.Context(), "c"); !errdefs.IsNotFound(err) {
+		t.Fatalf("State with no exit record = %v, want NotFound", err)
+	}
+	if err := b.WriteExit(bundle.ExitStatus{Code: 3, ExitedAt: time.Now().UTC()}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := r.State(t.Context(), "c"); err != nil || st.Exit == nil || st.Exit.Code != 3 || st.Exit.Error != "" {
+		t.Fatalf("State with exit 3 recorded = %+v, %v", st.Exit, err)
+	}
+	if err := os.WriteFile(b.Exit(), []byte("{garbage"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	st, err := r.State(t.Context(), "c")
+	if err != nil || st.Exit == nil || st.Exit.Code != 255 || !strings.Contains(st.Exit.Error, "unreadable") {
+		t.Fatalf("State with a damaged exit record = %+v, %v", st, err)
+	}
 }
