@@ -22,7 +22,9 @@ func TestContainerRaces(t *testing.T) {
 		var wg sync.WaitGroup
 		var stopErr, rmErr error
 		timeout := time.Second
-		wg.Go(func() { _, stopErr = d.Client.StopContainer(ctx, "race-stop-rm", client.StopOptions{Timeout: &timeout}) })
+		wg.Go(func() {
+			_, stopErr = d.Client.StopContainer(ctx, "race-stop-rm", client.StopOptions{Timeout: &timeout})
+		})
 		time.Sleep(100 * time.Millisecond)
 		wg.Go(func() { _, rmErr = d.Client.DeleteContainer(ctx, "race-stop-rm", true) })
 		wg.Wait()
