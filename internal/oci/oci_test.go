@@ -6,10 +6,12 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	runtimev1 "github.com/berth/container/api/runtime/v1"
 	"github.com/berth/container/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 func TestCapabilities(t *testing.T) {
@@ -111,6 +113,28 @@ func TestResolveUserSymlinkEscape(t *testing.T) {
 	os.Symlink("/etc/passwd", filepath.Join(root, "etc/passwd"))
 	if _, err := ResolveUser(root, "root"); !errors.Is(err, errdefs.ErrInvalidArgument) {
 		t.Fatalf("ResolveUser followed a link out of the rootfs: %v", err)
+	}
+}
+
+// TestResolveUserFIFO: an image whose /etc/passwd is a FIFO must not
+// block the supervisor; the file counts as absent.
+func TestResolveUserFIFO(t *testing.T) {
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	if err := unix.Mkfifo(filepath.Join(root, "etc/passwd"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := ResolveUser(root, "root"); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, errdefs.ErrInvalidArgument) {
+			t.Fatalf("ResolveUser with a FIFO passwd: %v, want InvalidArgument", err)
+		}
+	case <-time.After(5 * time.Second):
+		f, _ := os.OpenFile(filepath.Join(root, "etc/passwd"), os.O_WRONLY, 0) // unblock it
+		f.Close()
+		t.Fatal("ResolveUser blocked on a FIFO /etc/passwd")
 	}
 }
 

@@ -286,7 +286,9 @@ func ResolveUser(rootfs, spec string) (User, error) {
 	return u, nil
 }
 
-// openInRoot opens name resolved inside root (symlinks cannot escape it).
+// openInRoot opens the regular file name resolved inside root (symlinks
+// cannot escape it). Anything else, such as a FIFO that would block the
+// open or the read forever, is refused.
 func openInRoot(root, name string) (*os.File, error) {
 	if root == "" {
 		return nil, os.ErrNotExist
@@ -296,22 +298,33 @@ func openInRoot(root, name string) (*os.File, error) {
 		return nil, err
 	}
 	defer dir.Close()
+	var f *os.File
 	fd, err := unix.Openat2(int(dir.Fd()), strings.TrimPrefix(name, "/"), &unix.OpenHow{
-		Flags:   unix.O_RDONLY | unix.O_CLOEXEC,
+		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK,
 		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
 	})
-	if err == nil {
-		return os.NewFile(uintptr(fd), filepath.Join(root, name)), nil
-	}
-	if !errors.Is(err, unix.ENOSYS) {
+	switch {
+	case err == nil:
+		f = os.NewFile(uintptr(fd), filepath.Join(root, name))
+	case errors.Is(err, unix.ENOSYS):
+		// Old kernel: os.Root refuses every link that leaves root.
+		r, err := os.OpenRoot(root)
+		if err != nil {
+			return nil, err
+		}
+		f, err = r.OpenFile(strings.TrimPrefix(name, "/"), os.O_RDONLY|unix.O_NONBLOCK, 0)
+		r.Close()
+		if err != nil {
+			return nil, err
+		}
+	default:
 		return nil, err
 	}
-	// Old kernel: refuse symlinks along the way.
-	p := filepath.Join(root, name)
-	if fi, err := os.Lstat(p); err != nil || fi.Mode()&os.ModeSymlink != 0 {
-		return nil, os.ErrNotExist
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s in the rootfs is not a regular file: %w", name, errdefs.ErrInvalidArgument)
 	}
-	return os.Open(p)
+	return f, nil
 }
 
 func rlimits(us []*runtimev1.Ulimit) ([]specs.POSIXRlimit, error) {
