@@ -11,6 +11,8 @@ type Store interface {
 	Create(ctx context.Context, c Container) error
 	// Get returns ErrNotFound for an unknown id.
 	Get(ctx context.Context, id string) (Container, error)
+	// List returns every record it can read; a damaged one is reported
+	// in the error (ErrFailedPrecondition) while the rest are returned.
 	List(ctx context.Context) ([]Container, error)
 	Update(ctx context.Context, c Container) error
 	// Delete is idempotent.

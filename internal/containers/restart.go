@@ -100,12 +100,12 @@ func (s *Service) scheduleRestart(id string, delay time.Duration) {
 // (re)starts: it reattaches to supervisors of running containers, records
 // exits that happened while it was down (with their real codes), marks
 // containers whose supervisor died, and finishes interrupted deletes.
+//
+// A record the store cannot read is reported in the error; every other
+// container is still recovered.
 func (s *Service) Recover(ctx context.Context) error {
 	cs, err := s.store.List(ctx)
-	if err != nil {
-		return err
-	}
-	var errs []error
+	errs := []error{err}
 	for _, c := range cs {
 		if err := s.recoverOne(ctx, c.ID); err != nil {
 			errs = append(errs, fmt.Errorf("recover container %q: %w", c.ID, err))

@@ -1,8 +1,14 @@
 package containers
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"testing"
 	"time"
+
+	"github.com/berth/container/errdefs"
 )
 
 // TestRecoverRestartPolicies seeds records as an apiserver starting after
@@ -133,5 +139,35 @@ func TestFailedRestartCountsOnce(t *testing.T) {
 			t.Fatalf("restarts not attempted: %+v", got.State)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// damagedStore is a store holding one record it cannot read.
+type damagedStore struct{ *fakeStore }
+
+func (s damagedStore) List(ctx context.Context) ([]Container, error) {
+	cs, _ := s.fakeStore.List(ctx)
+	return cs, fmt.Errorf("decode container %q: %w", "broken", errdefs.ErrFailedPrecondition)
+}
+
+// TestRecoverPastDamagedRecord: a record the store cannot read is
+// reported by Recover, and every other container is still recovered.
+func TestRecoverPastDamagedRecord(t *testing.T) {
+	st := &fakeStore{m: map[string]Container{}}
+	rt := &fakeRuntime{procs: map[string]chan Exit{}}
+	s := New(Opt{Store: damagedStore{st}, Images: fakeImages{}, Snapshots: &fakeSnapshots{keys: map[string]bool{}}, Runtime: rt,
+		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	t.Cleanup(s.Close)
+	ctx := t.Context()
+	// Running at a reboot: its supervisor is gone, so Recover records the exit.
+	if err := st.Create(ctx, Container{ID: "c", Name: "c", Runtime: DefaultRuntime,
+		Spec: Spec{Image: "busybox", Restart: "no", StopTimeout: -1}, State: State{Status: StatusRunning}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Recover(ctx); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+		t.Fatalf("Recover = %v, want the damaged record reported", err)
+	}
+	if c, _ := st.Get(ctx, "c"); c.State.Status != StatusStopped || c.State.ExitCode != 255 {
+		t.Fatalf("readable container not recovered: %+v", c.State)
 	}
 }

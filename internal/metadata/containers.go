@@ -3,6 +3,7 @@ package metadata
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/opencontainers/go-digest"
@@ -73,9 +74,13 @@ func (s *Containers) Get(_ context.Context, id string) (containers.Container, er
 	return c, err
 }
 
-// List returns every record in id order.
+// List returns every record in id order. A record that does not decode
+// is reported in the error (ErrFailedPrecondition, naming it) while the
+// others are still returned, so that one damaged record neither hides nor
+// blocks the rest.
 func (s *Containers) List(_ context.Context) ([]containers.Container, error) {
 	var out []containers.Container
+	var damaged []error
 	err := s.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketContainers)
 		if b == nil {
@@ -84,13 +89,17 @@ func (s *Containers) List(_ context.Context) ([]containers.Container, error) {
 		return b.ForEach(func(k, v []byte) error {
 			var c containers.Container
 			if err := decodeContainer(string(k), v, &c); err != nil {
-				return err
+				damaged = append(damaged, err)
+				return nil
 			}
 			out = append(out, c)
 			return nil
 		})
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, errors.Join(damaged...)
 }
 
 // Delete removes the record of id; deleting a missing record is fine.

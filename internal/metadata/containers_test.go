@@ -3,10 +3,12 @@ package metadata
 import (
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/opencontainers/go-digest"
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/berth/container/errdefs"
 	"github.com/berth/container/internal/containers"
@@ -57,6 +59,47 @@ func TestContainersStore(t *testing.T) {
 	}
 	if list, _ := s.List(ctx); len(list) != 0 {
 		t.Fatalf("List after delete = %v", list)
+	}
+}
+
+// TestContainersDamagedRecord: a record that does not decode is reported
+// by Get and List (FailedPrecondition), never dropped, and does not hide
+// the others.
+func TestContainersDamagedRecord(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "metadata.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s := NewContainers(db)
+	ctx := t.Context()
+	for _, id := range []string{"a", "c"} {
+		if err := s.Create(ctx, containers.Container{ID: id, Name: id, Spec: containers.Spec{Image: "busybox"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketContainers).Put([]byte("b"), []byte("{damaged"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "b"); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+		t.Fatalf("Get of a damaged record = %v, want FailedPrecondition", err)
+	}
+	list, err := s.List(ctx)
+	if !errors.Is(err, errdefs.ErrFailedPrecondition) || !strings.Contains(err.Error(), `"b"`) {
+		t.Fatalf("List error = %v, want FailedPrecondition naming b", err)
+	}
+	if len(list) != 2 || list[0].ID != "a" || list[1].ID != "c" {
+		t.Fatalf("List = %+v, want a and c", list)
+	}
+	if err := db.View(func(tx *bolt.Tx) error {
+		if tx.Bucket(bucketContainers).Get([]byte("b")) == nil {
+			return errors.New("damaged record dropped")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
 
