@@ -171,3 +171,53 @@ func TestRecoverPastDamagedRecord(t *testing.T) {
 		t.Fatalf("readable container not recovered: %+v", c.State)
 	}
 }
+
+// unreadableStore holds records it cannot read: Get reports them.
+type unreadableStore struct {
+	*fakeStore
+	broken map[string]bool
+}
+
+func (s unreadableStore) Get(ctx context.Context, id string) (Container, error) {
+	s.mu.Lock()
+	broken := s.broken[id]
+	s.mu.Unlock()
+	if broken {
+		return Container{}, fmt.Errorf("decode container %q: %w", id, errdefs.ErrFailedPrecondition)
+	}
+	return s.fakeStore.Get(ctx, id)
+}
+
+func (s unreadableStore) Delete(ctx context.Context, id string) error {
+	s.mu.Lock()
+	delete(s.broken, id)
+	s.mu.Unlock()
+	return s.fakeStore.Delete(ctx, id)
+}
+
+// TestDeleteDamagedRecord: a record that cannot be read is reported by
+// every operation, and a forced delete by its id removes it and its
+// snapshot.
+func TestDeleteDamagedRecord(t *testing.T) {
+	st := unreadableStore{fakeStore: &fakeStore{m: map[string]Container{}}, broken: map[string]bool{"bad": true}}
+	sn := &fakeSnapshots{keys: map[string]bool{snapshotKey("bad"): true}}
+	s := New(Opt{Store: st, Images: fakeImages{}, Snapshots: sn, Runtime: &fakeRuntime{procs: map[string]chan Exit{}},
+		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	t.Cleanup(s.Close)
+	ctx := t.Context()
+	if _, err := s.Get(ctx, "bad"); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+		t.Fatalf("Get = %v, want FailedPrecondition", err)
+	}
+	if _, err := s.Delete(ctx, "bad", false); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+		t.Fatalf("Delete without force = %v, want FailedPrecondition", err)
+	}
+	if id, err := s.Delete(ctx, "bad", true); err != nil || id != "bad" {
+		t.Fatalf("Delete with force = %q, %v", id, err)
+	}
+	if _, err := s.Get(ctx, "bad"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("Get after delete = %v, want NotFound", err)
+	}
+	if sn.keys[snapshotKey("bad")] {
+		t.Fatal("snapshot of the damaged container left behind")
+	}
+}

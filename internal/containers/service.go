@@ -518,6 +518,16 @@ func (s *Service) Kill(ctx context.Context, ref string, sig syscall.Signal) erro
 // needs force. It returns the container's id.
 func (s *Service) Delete(ctx context.Context, ref string, force bool) (string, error) {
 	c, unlock, err := s.resolveLocked(ctx, ref)
+	if force && errdefs.IsFailedPrecondition(err) {
+		// The record exists but cannot be read: a forced delete by its id
+		// is the way out.
+		if _, gerr := s.store.Get(ctx, ref); errdefs.IsFailedPrecondition(gerr) {
+			if err := s.removeDamaged(ctx, ref); err != nil {
+				return "", err
+			}
+			return ref, nil
+		}
+	}
 	if err != nil {
 		return "", err
 	}
