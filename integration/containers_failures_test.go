@@ -1,10 +1,14 @@
 package integration
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/berth/container/client"
 )
@@ -101,4 +105,45 @@ func TestContainerFailedStart(t *testing.T) {
 			t.Fatal("container with an unknown capability created")
 		}
 	})
+}
+
+// TestContainerDamagedRecord damages one container record while the
+// apiserver is down: after its start the damage is reported (not
+// dropped), the other containers are reattached and work, and rm -f of
+// the damaged one removes everything it had.
+func TestContainerDamagedRecord(t *testing.T) {
+	requireIntegration(t)
+	d, img := startContainersDaemon(t)
+	cli(t, d, 0, "run", "-d", "--name", "healthy", img, "sleep", "1000")
+	cli(t, d, 0, "create", "--name", "damaged", img)
+	d.Stop(t)
+	db, err := bolt.Open(filepath.Join(d.Root, "metadata.db"), 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte("containers"))
+		if b == nil || b.Get([]byte("damaged")) == nil {
+			return errors.New("no record of the damaged container")
+		}
+		return b.Put([]byte("damaged"), []byte(`{"ID":"damaged",`))
+	})
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Restart(t)
+	if _, errOut, code := d.CLI(t, "ls", "-a"); code != 1 || !strings.Contains(errOut, `"damaged"`) {
+		t.Fatalf("ls -a with a damaged record: exit %d, stderr %q", code, errOut)
+	}
+	if c, err := d.Client.GetContainer(t.Context(), "healthy"); err != nil || c.State.Status != "running" {
+		t.Fatalf("healthy container after restart: %+v, %v", c.State, err)
+	}
+	cli(t, d, 0, "stop", "-t", "0", "healthy") // proves it is watched again
+	cli(t, d, 1, "rm", "damaged")
+	cli(t, d, 0, "rm", "-f", "damaged")
+	if out := cli(t, d, 0, "ls", "-aq"); out != "healthy\n" {
+		t.Fatalf("ls -aq after rm -f of the damaged record: %q", out)
+	}
+	assertNoLeftovers(t, d, []client.Container{{ID: "damaged"}})
 }
