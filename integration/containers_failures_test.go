@@ -147,3 +147,23 @@ func TestContainerDamagedRecord(t *testing.T) {
 	}
 	assertNoLeftovers(t, d, []client.Container{{ID: "damaged"}})
 }
+
+// TestContainerExecFailedCommand: exec of a command that cannot run exits
+// 127 (not found) or 126 (not invocable), as docker's does.
+func TestContainerExecFailedCommand(t *testing.T) {
+	requireIntegration(t)
+	d, img := startContainersDaemon(t)
+	cli(t, d, 0, "run", "-d", "--name", "exec-fail", img, "sleep", "1000")
+	for _, tc := range []struct {
+		cmd  string
+		code int
+	}{{"nosuch", 127}, {"/nosuch", 127}, {"/etc/passwd", 126}} {
+		if _, errOut, code := d.CLI(t, "exec", "exec-fail", tc.cmd); code != tc.code || !strings.Contains(errOut, tc.cmd) {
+			t.Errorf("exec %s: exit %d, stderr %q; want %d", tc.cmd, code, errOut, tc.code)
+		}
+	}
+	if _, _, code := d.CLI(t, "exec", "nosuch-container", "true"); code != 1 {
+		t.Errorf("exec in a missing container: exit %d, want 1", code)
+	}
+	cli(t, d, 0, "rm", "-f", "exec-fail")
+}

@@ -78,6 +78,10 @@ func TestExitCode(t *testing.T) {
 		{name: "run: container exit code", err: runFailed(&ExitError{Code: 3}), code: 3, stderr: ""},
 		{name: "run: usage", err: runFailed(&usageError{err: errors.New("bad"), command: "container run"}), code: 125,
 			stderr: "Error: bad\nRun 'container run --help' for usage.\n"},
+		{name: "exec: command not found", err: execFailed(errors.New(`runtime exec: exec: "nosuch": executable file not found in $PATH: not found`)), code: 127,
+			stderr: "Error: runtime exec: exec: \"nosuch\": executable file not found in $PATH: not found\n"},
+		{name: "exec: other failure", err: execFailed(fmt.Errorf("container %q is not running: %w", "x", errdefs.ErrFailedPrecondition)), code: 1,
+			stderr: "Error: container \"x\" is not running: failed precondition\n"},
 		{name: "usage", err: &usageError{err: errors.New("unknown flag: --x"), command: "container system"}, code: 1,
 			stderr: "Error: unknown flag: --x\nRun 'container system --help' for usage.\n"},
 	} {

@@ -45,7 +45,7 @@ func (a *App) newContainerExecCommand() *cobra.Command {
 			}
 			res, err := c.ExecContainer(ctx, args[0], opts)
 			if err != nil {
-				return err
+				return execFailed(err) // 126/127 as docker when the command cannot run
 			}
 			if res.ExitCode != 0 {
 				return &ExitError{Code: res.ExitCode}

@@ -26,21 +26,25 @@ type usageError struct {
 func (e *usageError) Error() string { return e.err.Error() }
 func (e *usageError) Unwrap() error { return errdefs.ErrInvalidArgument }
 
-// runError is an error that ended `run` before its container's program
-// ran (see runFailed).
-type runError struct{ err error }
+// runError is an error that ended `run` (or `exec`) before its program
+// ran (see runFailed, execFailed).
+type runError struct {
+	err   error
+	other int // the code when the program was found and invocable
+}
 
 func (e *runError) Error() string { return e.err.Error() }
 func (e *runError) Unwrap() error { return e.err }
 
-// code is docker's exit code for a failed run: 127 when the command was
-// not found, 126 when it could not be invoked, 125 when the CLI or the
-// daemon failed. The runtime's error says which ("exec: "CMD": ...").
+// code is docker's exit code for a failed run or exec: 127 when the
+// command was not found, 126 when it could not be invoked, else e.other
+// (125 for run: the CLI or the daemon failed). The runtime's error says
+// which ("exec: "CMD": ...").
 func (e *runError) code() int {
 	msg := e.err.Error()
 	i := strings.Index(msg, `exec: "`)
 	if i < 0 {
-		return 125
+		return e.other
 	}
 	switch msg = msg[i:]; {
 	case strings.Contains(msg, "executable file not found"), strings.Contains(msg, "no such file or directory"):
@@ -48,7 +52,7 @@ func (e *runError) code() int {
 	case strings.Contains(msg, "permission denied"), strings.Contains(msg, "is a directory"), strings.Contains(msg, "exec format error"):
 		return 126
 	}
-	return 125
+	return e.other
 }
 
 // runFailed marks err, returned by `run`, as a failure of the run itself
@@ -58,12 +62,20 @@ func runFailed(err error) error {
 	if err == nil || errors.As(err, &ee) {
 		return err
 	}
-	return &runError{err: err}
+	return &runError{err: err, other: 125}
+}
+
+// execFailed is runFailed for `exec`, whose other failures exit 1.
+func execFailed(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &runError{err: err, other: 1}
 }
 
 // exitCode prints err as `Error: <message>` on stderr and returns the
 // process exit code: 0 for nil, the code of an ExitError, 125-127 for a
-// failed run (runError), 1 otherwise. It is the one place that turns
+// failed run or exec (runError), 1 otherwise. It is the one place that turns
 // errors into exit codes.
 func (a *App) exitCode(err error) int {
 	if err == nil {
