@@ -29,9 +29,12 @@ PLUGINS  := $(notdir $(patsubst %/,%,$(dir $(wildcard cmd/*/config.toml))))
 
 all: build
 
+# The CLI is static too: no dynamic loader on every call (≈ 0.7 ms of each
+# `container` invocation, measured in bench/).
 build:
 	@mkdir -p $(OUT)/bin $(OUT)/libexec/container/plugins
-	$(GO) build $(GOFLAGS_BUILD) -o $(OUT)/bin/ ./cmd/container ./cmd/container-apiserver
+	$(GO) build $(GOFLAGS_BUILD) -o $(OUT)/bin/ ./cmd/container-apiserver
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(OUT)/bin/ ./cmd/container
 	@for p in $(PLUGINS); do \
 		mkdir -p $(OUT)/libexec/container/plugins/$$p/bin; \
 		CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(OUT)/libexec/container/plugins/$$p/bin/$$p ./cmd/$$p || exit 1; \

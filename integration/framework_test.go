@@ -98,9 +98,10 @@ func moduleRoot() (string, error) {
 }
 
 // buildOutput builds what `make build` builds into a temporary directory:
-// bin/container-apiserver, bin/container, and every cmd/<plugin> that has
-// a config.toml into libexec/container/plugins/<plugin>/ (static, with
-// CGO_ENABLED=0, as the Makefile builds plugins). The apiserver
+// bin/container-apiserver, bin/container (static, with CGO_ENABLED=0), and
+// every cmd/<plugin> that has a config.toml into
+// libexec/container/plugins/<plugin>/ (static too, as the Makefile builds
+// the CLI and plugins). The apiserver
 // must build; the others record their error in buildErrs.
 func buildOutput() (string, error) {
 	root, err := moduleRoot()
@@ -126,10 +127,13 @@ func buildOutput() (string, error) {
 		}
 		return nil
 	}
-	type job struct{ dst, pkg, conf string }
+	type job struct {
+		dst, pkg, conf string
+		static         bool
+	}
 	jobs := []job{
 		{dst: filepath.Join(out, "bin", "container-apiserver"), pkg: "./cmd/container-apiserver"},
-		{dst: filepath.Join(out, "bin", "container"), pkg: "./cmd/container"},
+		{dst: filepath.Join(out, "bin", "container"), pkg: "./cmd/container", static: true}, // as the Makefile
 	}
 	plugins, _ := filepath.Glob(filepath.Join(root, "cmd", "*", "config.toml"))
 	for _, conf := range plugins {
@@ -144,7 +148,7 @@ func buildOutput() (string, error) {
 	var mu sync.Mutex
 	for _, j := range jobs {
 		wg.Go(func() {
-			err := gobuild(j.dst, j.pkg, j.conf != "")
+			err := gobuild(j.dst, j.pkg, j.static || j.conf != "")
 			if err == nil && j.conf != "" {
 				err = copyFile(j.conf, filepath.Join(filepath.Dir(filepath.Dir(j.dst)), "config.toml"))
 			}
