@@ -636,12 +636,12 @@ func (s *Service) Logs(ctx context.Context, ref string, opts LogOptions, fn func
 	}
 	stopped := make(chan struct{})
 	if opts.Follow {
-		ctx, cancel := context.WithCancel(ctx)
-		defer cancel()
+		wctx, cancel := context.WithCancel(ctx)
 		go func() {
 			defer close(stopped)
-			_, _ = s.Wait(ctx, c.ID)
+			_, _ = s.Wait(wctx, c.ID)
 		}()
+		defer func() { cancel(); <-stopped }() // the watcher ends with the call
 	} else {
 		close(stopped)
 	}
