@@ -213,6 +213,9 @@ func (s *Service) Create(ctx context.Context, name string, spec Spec) (_ Contain
 	if err != nil {
 		return Container{}, fmt.Errorf("image %q: %w", spec.Image, err)
 	}
+	if len(spec.command(img.Config)) == 0 {
+		return Container{}, fmt.Errorf("container %q: no command specified: %w", id, errdefs.ErrInvalidArgument)
+	}
 	if _, err := s.snapshots.Prepare(ctx, snapshotKey(id), img.ChainID); err != nil {
 		return Container{}, fmt.Errorf("prepare rootfs for %q: %w", id, err)
 	}

@@ -233,6 +233,7 @@ func TestCreateFailureLeavesNothing(t *testing.T) {
 		{name: "bad signal", ctr: "a", spec: Spec{Image: "busybox", StopSignal: "SIGNOPE"}, err: errdefs.ErrInvalidArgument},
 		{name: "unknown runtime", ctr: "a", spec: Spec{Image: "busybox", Runtime: "nosuch"}, err: errdefs.ErrNotFound},
 		{name: "bad tmpfs", ctr: "a", spec: Spec{Image: "busybox", Tmpfs: []string{"rel"}}, err: errdefs.ErrInvalidArgument},
+		{name: "no command", ctr: "a", spec: Spec{Image: "busybox", OverrideEntrypoint: true}, err: errdefs.ErrInvalidArgument},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := s.Create(t.Context(), tc.ctr, tc.spec); !errors.Is(err, tc.err) {

@@ -62,6 +62,20 @@ func tmpfsMount(s string) (Mount, error) {
 	return Mount{Type: "tmpfs", Source: "tmpfs", Target: path.Clean(t.Target), Options: opts.TmpfsMountOptions(t.Options)}, nil
 }
 
+// command is the process's argv, combined as docker does (and as
+// internal/oci's Args does at start): an overridden entrypoint drops the
+// image's cmd; args replace the cmd.
+func (sp Spec) command(img ImageConfig) []string {
+	ep, cmd := img.Entrypoint, img.Cmd
+	if sp.OverrideEntrypoint {
+		ep, cmd = sp.Entrypoint, nil
+	}
+	if len(sp.Args) > 0 {
+		cmd = sp.Args
+	}
+	return append(slices.Clone(ep), cmd...)
+}
+
 // Validate checks a create request before anything is made.
 func (sp Spec) Validate(name string) error {
 	if name != "" {
