@@ -96,6 +96,16 @@ func TestContainerFailedStart(t *testing.T) {
 			assertNoLeftovers(t, d, []client.Container{{ID: name}})
 		})
 	}
+	t.Run("no command at create", func(t *testing.T) {
+		_, errOut, code := d.CLI(t, "create", "--name", "nocmd", "--entrypoint", "", img)
+		if code != 1 || !strings.Contains(errOut, "no command") {
+			t.Fatalf("create --entrypoint '': exit %d, stderr %q", code, errOut)
+		}
+		if _, err := d.Client.GetContainer(t.Context(), "nocmd"); err == nil {
+			t.Fatal("container without a command created")
+		}
+		assertNoLeftovers(t, d, []client.Container{{ID: "nocmd"}})
+	})
 	t.Run("unknown capability at create", func(t *testing.T) {
 		_, errOut, code := d.CLI(t, "create", "--name", "badcap", "--cap-add", "NOSUCH", img)
 		if code != 1 || !strings.Contains(errOut, "NOSUCH") {
