@@ -110,4 +110,26 @@ func TestContainerRaces(t *testing.T) {
 			assertNoLeftovers(t, d, []client.Container{{ID: name}})
 		}
 	})
+	t.Run("restart whose start fails", func(t *testing.T) {
+		// The first run removes its own command: every restart fails to start.
+		cli(t, d, 0, "run", "-d", "--name", "race-nostart", "--restart", "on-failure:3", img,
+			"/bin/sh", "-c", "rm /bin/sh; exit 1")
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			c, err := d.Client.GetContainer(ctx, "race-nostart")
+			if err == nil && c.State.RestartCount == 3 && c.State.Status == "stopped" && strings.Contains(c.State.Error, "sh") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("on-failure:3 with failing starts: %+v, %v", c.State, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		time.Sleep(2 * time.Second) // a fourth attempt would be due by now
+		if c, err := d.Client.GetContainer(ctx, "race-nostart"); err != nil || c.State.RestartCount != 3 {
+			t.Fatalf("after the retries were used up: %+v, %v", c.State, err)
+		}
+		cli(t, d, 0, "rm", "-f", "race-nostart")
+		assertNoLeftovers(t, d, []client.Container{{ID: "race-nostart"}})
+	})
 }
