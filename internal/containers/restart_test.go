@@ -221,3 +221,19 @@ func TestDeleteDamagedRecord(t *testing.T) {
 		t.Fatal("snapshot of the damaged container left behind")
 	}
 }
+
+// TestCreateOverOrphanSnapshot: a snapshot left by a create the apiserver
+// did not finish (no record) does not keep the name taken.
+func TestCreateOverOrphanSnapshot(t *testing.T) {
+	s, st, sn, _ := newTestService(t)
+	sn.keys[snapshotKey("web")] = true
+	if _, err := s.Create(t.Context(), "web", Spec{Image: "busybox", StopTimeout: -1}); err != nil {
+		t.Fatalf("Create over an orphan snapshot: %v", err)
+	}
+	if len(st.m) != 1 || !sn.keys[snapshotKey("web")] {
+		t.Fatalf("records %v, snapshots %v", st.m, sn.keys)
+	}
+	if _, err := s.Create(t.Context(), "web", Spec{Image: "busybox", StopTimeout: -1}); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Fatalf("second Create = %v, want AlreadyExists", err)
+	}
+}

@@ -216,8 +216,8 @@ func (s *Service) Create(ctx context.Context, name string, spec Spec) (_ Contain
 	if len(spec.command(img.Config)) == 0 {
 		return Container{}, fmt.Errorf("container %q: no command specified: %w", id, errdefs.ErrInvalidArgument)
 	}
-	if _, err := s.snapshots.Prepare(ctx, snapshotKey(id), img.ChainID); err != nil {
-		return Container{}, fmt.Errorf("prepare rootfs for %q: %w", id, err)
+	if err := s.prepareRootfs(ctx, id, img.ChainID); err != nil {
+		return Container{}, err
 	}
 	defer func() {
 		if retErr != nil {
