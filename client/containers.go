@@ -58,6 +58,10 @@ type ContainerSpec struct {
 	// it a pseudo-terminal (-t).
 	Stdin bool `json:"stdin,omitempty"`
 	TTY   bool `json:"tty,omitempty"`
+	// Ephemeral marks a container thrown away after it runs (--rm): its
+	// writable layer is mounted without durability (no host filesystem
+	// sync when it is unmounted; lost in a host crash).
+	Ephemeral bool `json:"ephemeral,omitempty"`
 }
 
 // ContainerState is the observed state of a container.
@@ -250,7 +254,7 @@ func containerSpecToProto(s ContainerSpec) *containersv1.Spec {
 		Labels: s.Labels, Cpus: s.CPUs, Memory: s.Memory, CapAdd: s.CapAdd, CapDrop: s.CapDrop,
 		ReadOnly: s.ReadOnly, Tmpfs: s.Tmpfs, ShmSize: s.ShmSize, Init: s.Init, Network: s.Network,
 		Runtime: s.Runtime, Restart: s.Restart, StopSignal: s.StopSignal, AutoRemove: s.AutoRemove,
-		Platform: s.Platform, Stdin: s.Stdin, Tty: s.TTY,
+		Platform: s.Platform, Stdin: s.Stdin, Tty: s.TTY, Ephemeral: s.Ephemeral,
 	}
 	if s.StopTimeout != nil {
 		p.StopTimeout = durationpb.New(*s.StopTimeout)
@@ -270,6 +274,7 @@ func containerSpecFromProto(p *containersv1.Spec) ContainerSpec {
 		Tmpfs: p.GetTmpfs(), ShmSize: p.GetShmSize(), Init: p.GetInit(), Network: p.GetNetwork(),
 		Runtime: p.GetRuntime(), Restart: p.GetRestart(), StopSignal: p.GetStopSignal(),
 		AutoRemove: p.GetAutoRemove(), Platform: p.GetPlatform(), Stdin: p.GetStdin(), TTY: p.GetTty(),
+		Ephemeral: p.GetEphemeral(),
 	}
 	if p.StopTimeout != nil {
 		d := p.GetStopTimeout().AsDuration()

@@ -222,6 +222,9 @@ func (a *App) createContainer(ctx context.Context, c *client.Client, f *createFl
 		return client.Container{}, err
 	}
 	sp.AutoRemove = autoRemove
+	// --rm, also in the foreground where the CLI deletes: the layer is
+	// thrown away, so it need not be synced to disk at unmount.
+	sp.Ephemeral = f.rm
 	var cid *os.File
 	if f.cidfile != "" {
 		cid, err = os.OpenFile(f.cidfile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)

@@ -129,6 +129,10 @@ type Spec struct {
 	// pseudo-terminal.
 	Stdin bool
 	TTY   bool
+	// Ephemeral: the container is thrown away after it runs (--rm), so the
+	// runtime mounts its writable layer without durability (no host
+	// filesystem sync at unmount; lost in a host crash).
+	Ephemeral bool
 }
 
 // State is the observed state of a container.

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,8 +76,16 @@ func parse(options []string) (uintptr, string) {
 }
 
 // Mount mounts m at target. A read-only bind is mounted and then remounted
-// read-only, as the kernel requires.
+// read-only, as the kernel requires. An overlay with the "volatile" option
+// is mounted as mountVolatile says.
 func (m Mount) Mount(target string) error {
+	if m.Type == "overlay" && slices.Contains(m.Options, volatileOption) {
+		return m.mountVolatile(target)
+	}
+	return m.mount(target)
+}
+
+func (m Mount) mount(target string) error {
 	flags, data := parse(m.Options)
 	if len(data) >= os.Getpagesize() {
 		return fmt.Errorf("mount %s at %q: options longer than a page: %w", m.Type, target, errdefs.ErrInvalidArgument)

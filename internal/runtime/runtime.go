@@ -168,7 +168,7 @@ func (r *Runtime) create(ctx context.Context, id string, ts containers.TaskSpec,
 	}
 	spec := toSpec(ts)
 	spec.Log = r.logMax
-	resp, err := s.api.Create(ctx, &runtimev1.CreateRequest{Spec: spec, Rootfs: toMounts(ts.Rootfs), Start: start})
+	resp, err := s.api.Create(ctx, &runtimev1.CreateRequest{Spec: spec, Rootfs: toMounts(rootfsMounts(ts)), Start: start})
 	if err != nil {
 		return 0, r.withSupervisorLog(id, errgrpc.ToNative(err))
 	}

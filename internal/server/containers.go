@@ -155,7 +155,7 @@ func specFromProto(p *containersv1.Spec) containers.Spec {
 		ReadOnly: p.GetReadOnly(), Tmpfs: p.GetTmpfs(), ShmSize: p.GetShmSize(), Init: p.GetInit(),
 		Network: p.GetNetwork(), Runtime: p.GetRuntime(), Restart: p.GetRestart(),
 		StopSignal: p.GetStopSignal(), StopTimeout: -1, AutoRemove: p.GetAutoRemove(),
-		Platform: p.GetPlatform(), Stdin: p.GetStdin(), TTY: p.GetTty(),
+		Platform: p.GetPlatform(), Stdin: p.GetStdin(), TTY: p.GetTty(), Ephemeral: p.GetEphemeral(),
 	}
 	if p.Uid != nil {
 		sp.UID = int64(p.GetUid())
@@ -181,7 +181,7 @@ func specToProto(sp containers.Spec) *containersv1.Spec {
 		ReadOnly: sp.ReadOnly, Tmpfs: sp.Tmpfs, ShmSize: sp.ShmSize, Init: sp.Init,
 		Network: sp.Network, Runtime: sp.Runtime, Restart: sp.Restart,
 		StopSignal: sp.StopSignal, AutoRemove: sp.AutoRemove, Platform: sp.Platform,
-		Stdin: sp.Stdin, Tty: sp.TTY,
+		Stdin: sp.Stdin, Tty: sp.TTY, Ephemeral: sp.Ephemeral,
 	}
 	if sp.UID >= 0 {
 		u := uint32(sp.UID)

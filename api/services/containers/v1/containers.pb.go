@@ -133,7 +133,11 @@ type Spec struct {
 	// Keep the container's stdin open for Attach (-i).
 	Stdin bool `protobuf:"varint,28,opt,name=stdin,proto3" json:"stdin,omitempty"`
 	// Give the container a pseudo-terminal (-t); its output is logged as stdout.
-	Tty           bool `protobuf:"varint,29,opt,name=tty,proto3" json:"tty,omitempty"`
+	Tty bool `protobuf:"varint,29,opt,name=tty,proto3" json:"tty,omitempty"`
+	// The container is thrown away after it runs (--rm): its writable layer
+	// is mounted without durability (overlay "volatile": no sync of the host
+	// filesystem at unmount; its contents may be lost in a host crash).
+	Ephemeral     bool `protobuf:"varint,30,opt,name=ephemeral,proto3" json:"ephemeral,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -367,6 +371,13 @@ func (x *Spec) GetStdin() bool {
 func (x *Spec) GetTty() bool {
 	if x != nil {
 		return x.Tty
+	}
+	return false
+}
+
+func (x *Spec) GetEphemeral() bool {
+	if x != nil {
+		return x.Ephemeral
 	}
 	return false
 }
@@ -2166,7 +2177,7 @@ const file_api_services_containers_v1_containers_proto_rawDesc = "" +
 	"\x06Ulimit\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04soft\x18\x02 \x01(\x04R\x04soft\x12\x12\n" +
-	"\x04hard\x18\x03 \x01(\x04R\x04hard\"\xba\a\n" +
+	"\x04hard\x18\x03 \x01(\x04R\x04hard\"\xd8\a\n" +
 	"\x04Spec\x12\x14\n" +
 	"\x05image\x18\x01 \x01(\tR\x05image\x12\x12\n" +
 	"\x04args\x18\x02 \x03(\tR\x04args\x12/\n" +
@@ -2201,7 +2212,8 @@ const file_api_services_containers_v1_containers_proto_rawDesc = "" +
 	"autoRemove\x12\x1a\n" +
 	"\bplatform\x18\x1b \x01(\tR\bplatform\x12\x14\n" +
 	"\x05stdin\x18\x1c \x01(\bR\x05stdin\x12\x10\n" +
-	"\x03tty\x18\x1d \x01(\bR\x03tty\x1a9\n" +
+	"\x03tty\x18\x1d \x01(\bR\x03tty\x12\x1c\n" +
+	"\tephemeral\x18\x1e \x01(\bR\tephemeral\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x06\n" +
