@@ -225,15 +225,9 @@ func (a *App) createContainer(ctx context.Context, c *client.Client, f *createFl
 	// --rm, also in the foreground where the CLI deletes: the layer is
 	// thrown away, so it need not be synced to disk at unmount.
 	sp.Ephemeral = f.rm
-	var cid *os.File
-	if f.cidfile != "" {
-		cid, err = os.OpenFile(f.cidfile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
-			if errors.Is(err, os.ErrExist) {
-				return client.Container{}, fmt.Errorf("cidfile %q: %w", f.cidfile, errdefs.ErrAlreadyExists)
-			}
-			return client.Container{}, fmt.Errorf("cidfile %q: %w", f.cidfile, err)
-		}
+	cid, err := openCIDFile(f.cidfile)
+	if err != nil {
+		return client.Container{}, err
 	}
 	ctr, err := c.CreateContainer(ctx, f.name, sp)
 	if errdefs.IsNotFound(err) {
@@ -247,16 +241,18 @@ func (a *App) createContainer(ctx context.Context, c *client.Client, f *createFl
 			}
 		}
 	}
-	if cid != nil {
-		if err == nil {
-			_, err = cid.WriteString(ctr.ID)
+	if err != nil {
+		cid.abort()
+		return client.Container{}, err
+	}
+	if err := cid.commit(ctr.ID); err != nil {
+		// Nothing half-made: the container nobody can find by the file goes.
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if _, derr := c.DeleteContainer(dctx, ctr.ID, true); derr != nil {
+			err = errors.Join(err, fmt.Errorf("remove container %s: %w", ctr.ID, derr))
 		}
-		if cerr := cid.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			_ = os.Remove(f.cidfile)
-		}
+		return client.Container{}, err
 	}
 	return ctr, err
 }

@@ -26,7 +26,7 @@ func (a *App) newContainerRunCommand() *cobra.Command {
 			"stdout and stderr, forwards SIGINT and SIGTERM to it and exits with its exit code.",
 		GroupID: groupContainers,
 		Args:    cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (retErr error) {
 			ctx := cmd.Context()
 			c, err := a.Client(ctx)
 			if err != nil {
@@ -36,6 +36,15 @@ func (a *App) newContainerRunCommand() *cobra.Command {
 			ctr, err := a.createContainer(ctx, c, &f, cmd.Flags(), args, f.rm && detach)
 			if err != nil {
 				return err
+			}
+			if f.rm {
+				// A failed run --rm removed the container: the cidfile
+				// would name one that no longer exists.
+				defer func() {
+					if retErr != nil {
+						removeCIDFileOfGone(c, f.cidfile, ctr.ID)
+					}
+				}()
 			}
 			if detach {
 				if _, err := c.StartContainer(ctx, ctr.ID); err != nil {
