@@ -31,6 +31,8 @@ type Snapshots interface {
 	Mounts(ctx context.Context, key string) ([]Mount, error)
 	// Remove returns ErrNotFound when there is no such snapshot.
 	Remove(ctx context.Context, key string) error
+	// List returns the keys of the writable snapshots starting with prefix.
+	List(ctx context.Context, prefix string) ([]string, error)
 }
 
 // TaskSpec is everything a supervisor needs to create the container.

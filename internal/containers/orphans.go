@@ -2,7 +2,9 @@ package containers
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/berth/container/errdefs"
 )
@@ -24,5 +26,56 @@ func (s *Service) prepareRootfs(ctx context.Context, id, chainID string) error {
 	if err != nil {
 		return fmt.Errorf("prepare rootfs for %q: %w", id, err)
 	}
+	return nil
+}
+
+// removeOrphanSnapshots removes every container snapshot that no record
+// names: a create of a generated id that the apiserver did not finish
+// leaves one nobody would ever prepare again. Recover calls it only when
+// the store listed every record without error, so a record it cannot
+// read never loses its snapshot. Each id is reserved like a Create's and
+// checked once more against the store before its snapshot goes.
+func (s *Service) removeOrphanSnapshots(ctx context.Context, cs []Container) error {
+	keys, err := s.snapshots.List(ctx, snapshotKey(""))
+	if err != nil {
+		return fmt.Errorf("list container snapshots: %w", err)
+	}
+	known := make(map[string]bool, len(cs))
+	for _, c := range cs {
+		known[c.ID] = true
+	}
+	var errs []error
+	for _, key := range keys {
+		id := strings.TrimPrefix(key, snapshotKey(""))
+		if known[id] {
+			continue
+		}
+		if err := s.removeOrphanSnapshot(ctx, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) removeOrphanSnapshot(ctx context.Context, id string) error {
+	s.mu.Lock()
+	if s.creating[id] {
+		s.mu.Unlock()
+		return nil
+	}
+	s.creating[id] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.creating, id)
+		s.mu.Unlock()
+	}()
+	if _, err := s.store.Get(ctx, id); !errdefs.IsNotFound(err) {
+		return err // a record (readable or not) keeps its snapshot
+	}
+	if err := s.snapshots.Remove(ctx, snapshotKey(id)); err != nil && !errdefs.IsNotFound(err) {
+		return fmt.Errorf("remove orphan snapshot of %q: %w", id, err)
+	}
+	s.log.WarnContext(ctx, "removed a container snapshot no record names", "container", id, "snapshot", snapshotKey(id))
 	return nil
 }

@@ -111,6 +111,10 @@ func (s *Service) Recover(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("recover container %q: %w", c.ID, err))
 		}
 	}
+	if err == nil {
+		// Only a complete list of records tells which snapshots are orphans.
+		errs = append(errs, s.removeOrphanSnapshots(ctx, cs))
+	}
 	return errors.Join(errs...)
 }
 

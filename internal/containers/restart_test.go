@@ -237,3 +237,35 @@ func TestCreateOverOrphanSnapshot(t *testing.T) {
 		t.Fatalf("second Create = %v, want AlreadyExists", err)
 	}
 }
+
+// TestRecoverRemovesOrphanSnapshots: Recover removes a container snapshot
+// no record names and keeps every container's own; while a record cannot
+// be read it removes nothing.
+func TestRecoverRemovesOrphanSnapshots(t *testing.T) {
+	st := &fakeStore{m: map[string]Container{}}
+	sn := &fakeSnapshots{keys: map[string]bool{snapshotKey("kept"): true, snapshotKey("orphan"): true, "other/x": true}}
+	newService := func(store Store) *Service {
+		s := New(Opt{Store: store, Images: fakeImages{}, Snapshots: sn, Runtime: &fakeRuntime{procs: map[string]chan Exit{}},
+			Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+		t.Cleanup(s.Close)
+		return s
+	}
+	ctx := t.Context()
+	if err := st.Create(ctx, Container{ID: "kept", Name: "kept", Runtime: DefaultRuntime,
+		Spec: Spec{Image: "busybox", Restart: "no", StopTimeout: -1}, State: State{Status: StatusCreated}}); err != nil {
+		t.Fatal(err)
+	}
+	// The orphan could be the damaged record's: it stays.
+	if err := newService(damagedStore{st}).Recover(ctx); !errors.Is(err, errdefs.ErrFailedPrecondition) {
+		t.Fatalf("Recover = %v, want the damaged record reported", err)
+	}
+	if len(sn.keys) != 3 {
+		t.Fatalf("snapshots after Recover with a damaged record: %v", sn.keys)
+	}
+	if err := newService(st).Recover(ctx); err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
+	if !sn.keys[snapshotKey("kept")] || sn.keys[snapshotKey("orphan")] || !sn.keys["other/x"] {
+		t.Fatalf("snapshots after Recover: %v", sn.keys)
+	}
+}

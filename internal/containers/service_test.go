@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -93,6 +94,17 @@ func (s *fakeSnapshots) Prepare(_ context.Context, key, _ string) ([]Mount, erro
 }
 func (s *fakeSnapshots) Mounts(_ context.Context, key string) ([]Mount, error) {
 	return []Mount{{Type: "bind", Source: "/x"}}, nil
+}
+func (s *fakeSnapshots) List(_ context.Context, prefix string) ([]string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for k := range s.keys {
+		if strings.HasPrefix(k, prefix) {
+			out = append(out, k)
+		}
+	}
+	return out, nil
 }
 func (s *fakeSnapshots) Remove(_ context.Context, key string) error {
 	s.mu.Lock()

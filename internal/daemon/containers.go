@@ -99,6 +99,10 @@ func (a snapshotsAdapter) Mounts(ctx context.Context, key string) ([]containers.
 
 func (a snapshotsAdapter) Remove(ctx context.Context, key string) error { return a.s.Remove(ctx, key) }
 
+func (a snapshotsAdapter) List(ctx context.Context, prefix string) ([]string, error) {
+	return a.s.List(ctx, prefix)
+}
+
 func fromMounts(ms []mount.Mount) []containers.Mount {
 	out := make([]containers.Mount, 0, len(ms))
 	for _, m := range ms {

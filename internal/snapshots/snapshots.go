@@ -285,6 +285,25 @@ func (s *Snapshotter) Remove(ctx context.Context, key string) error {
 	return nil
 }
 
+// List returns the keys of the active (writable) snapshots that start
+// with prefix, e.g. "container/" for every container's layer.
+func (s *Snapshotter) List(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	err := s.sn.Walk(ctx, func(_ context.Context, info ctdsnapshots.Info) error {
+		if info.Kind == ctdsnapshots.KindActive && strings.HasPrefix(info.Name, prefix) {
+			keys = append(keys, info.Name)
+		}
+		return nil
+	})
+	if ctderrdefs.IsNotFound(err) {
+		return nil, nil // a new store has no snapshots bucket yet
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list snapshots: %w", mapErr(err))
+	}
+	return keys, nil
+}
+
 // GC removes every committed layer snapshot whose chain ID is not in keep
 // and that no other snapshot (a container's, or a kept layer's) builds on.
 // It returns how many snapshots it removed.

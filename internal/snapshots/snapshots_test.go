@@ -201,6 +201,9 @@ func TestGCNewStore(t *testing.T) {
 
 func TestPrepareAndGC(t *testing.T) {
 	s, _ := newTest(t)
+	if keys, err := s.List(t.Context(), "container/"); err != nil || len(keys) != 0 {
+		t.Fatalf("list of a new store = %q, %v", keys, err)
+	}
 	chainID, err := s.Unpack(t.Context(), layersOf(t, imagetest.WhiteoutImage(t)))
 	if err != nil {
 		t.Fatal(err)
@@ -214,6 +217,16 @@ func TestPrepareAndGC(t *testing.T) {
 	}
 	if got, err := s.Mounts(t.Context(), "container/abc"); err != nil || len(got) != 1 {
 		t.Fatalf("mounts = %+v, %v", got, err)
+	}
+	if _, err := s.Prepare(t.Context(), "other/abc", ""); err != nil {
+		t.Fatal(err)
+	}
+	// List names writable snapshots by prefix, never the committed layers.
+	if keys, err := s.List(t.Context(), "container/"); err != nil || strings.Join(keys, ",") != "container/abc" {
+		t.Fatalf("list container/ = %q, %v", keys, err)
+	}
+	if err := s.Remove(t.Context(), "other/abc"); err != nil {
+		t.Fatal(err)
 	}
 	// The container pins the chain: GC removes nothing.
 	if n, err := s.GC(t.Context(), nil); err != nil || n != 0 {
