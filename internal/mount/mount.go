@@ -96,12 +96,12 @@ func (m Mount) mount(target string) error {
 		typ, first = "", flags&^unix.MS_RDONLY
 	}
 	if err := unix.Mount(m.Source, target, typ, first, data); err != nil {
-		return fmt.Errorf("mount %s %q at %q: %w", m.Type, m.Source, target, err)
+		return fmt.Errorf("mount %s %q at %q: %w", m.Type, m.Source, target, withKind(err))
 	}
 	if flags&unix.MS_BIND != 0 && flags&unix.MS_RDONLY != 0 {
 		if err := unix.Mount("", target, "", flags|unix.MS_REMOUNT, ""); err != nil {
 			_ = unix.Unmount(target, unix.MNT_DETACH)
-			return fmt.Errorf("remount %q read-only: %w", target, err)
+			return fmt.Errorf("remount %q read-only: %w", target, withKind(err))
 		}
 	}
 	return nil
@@ -142,11 +142,11 @@ func Unmount(target string) error {
 			continue
 		case errors.Is(err, unix.EBUSY):
 			if err := unix.Unmount(target, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) {
-				return fmt.Errorf("unmount %q: %w", target, err)
+				return fmt.Errorf("unmount %q: %w", target, withKind(err))
 			}
 			return nil
 		default:
-			return fmt.Errorf("unmount %q: %w", target, err)
+			return fmt.Errorf("unmount %q: %w", target, withKind(err))
 		}
 	}
 }

@@ -25,7 +25,7 @@ func (m Mount) mountVolatile(target string) error {
 	for _, o := range m.Options {
 		if w, ok := strings.CutPrefix(o, "workdir="); ok {
 			if err := os.RemoveAll(filepath.Join(w, "work", "incompat", volatileOption)); err != nil {
-				return fmt.Errorf("clear volatile marker of overlay at %q: %w", target, err)
+				return fmt.Errorf("clear volatile marker of overlay at %q: %w", target, withKind(err))
 			}
 		}
 	}
