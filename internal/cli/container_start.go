@@ -2,7 +2,6 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/spf13/cobra"
 )
@@ -34,16 +33,11 @@ func (a *App) newContainerStartCommand() *cobra.Command {
 				}
 				return a.runForeground(ctx, c, args[0], false, false)
 			}
-			var errs []error
-			for _, id := range args {
+			// In the order given, as docker does: one may need another.
+			return a.forEach(args, 1, func(id string) (string, error) {
 				ctr, err := c.StartContainer(ctx, id)
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Fprintln(a.Stdout, ctr.ID)
-			}
-			return errors.Join(errs...)
+				return ctr.ID, err
+			})
 		},
 	}
 	cmd.Flags().BoolVarP(&attach, "attach", "a", false, "stream the container's output and exit with its code")

@@ -36,12 +36,17 @@ func (a *App) targets(ctx context.Context, c *client.Client, cmd *cobra.Command,
 	return args, nil
 }
 
-// forEach runs fn on every id (a few at a time), prints the ids it
-// succeeded for in order, and joins the errors.
-func (a *App) forEach(ids []string, fn func(id string) (string, error)) error {
+// perIDParallel is how many containers stop, kill, delete and wait act on
+// at once.
+const perIDParallel = 8
+
+// forEach runs fn on every id, parallel at a time (1: one after the other,
+// in order), prints what fn returned for the ids it succeeded for, in
+// order, and joins the errors.
+func (a *App) forEach(ids []string, parallel int, fn func(id string) (string, error)) error {
 	out := make([]string, len(ids))
 	errs := make([]error, len(ids))
-	sem := make(chan struct{}, 8)
+	sem := make(chan struct{}, max(parallel, 1))
 	var wg sync.WaitGroup
 	for i, id := range ids {
 		wg.Add(1)
@@ -87,7 +92,7 @@ func (a *App) newContainerStopCommand() *cobra.Command {
 				d := time.Duration(secs) * time.Second
 				opts.Timeout = &d
 			}
-			return a.forEach(ids, func(id string) (string, error) {
+			return a.forEach(ids, perIDParallel, func(id string) (string, error) {
 				_, err := c.StopContainer(ctx, id, opts)
 				return id, err
 			})
@@ -117,7 +122,7 @@ func (a *App) newContainerKillCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.forEach(ids, func(id string) (string, error) {
+			return a.forEach(ids, perIDParallel, func(id string) (string, error) {
 				return id, c.KillContainer(ctx, id, sig)
 			})
 		},
@@ -164,7 +169,7 @@ func (a *App) newContainerDeleteCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return a.forEach(ids, func(id string) (string, error) {
+			return a.forEach(ids, perIDParallel, func(id string) (string, error) {
 				full, err := c.DeleteContainer(ctx, id, force)
 				if errdefs.IsNotFound(err) && all {
 					return "", nil
@@ -212,7 +217,7 @@ func (a *App) newContainerWaitCommand() *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			return a.forEach(args, func(id string) (string, error) {
+			return a.forEach(args, perIDParallel, func(id string) (string, error) {
 				st, err := c.WaitContainer(ctx, id)
 				return fmt.Sprint(st.Code), err
 			})
