@@ -53,6 +53,11 @@ func New(opt Opt) *Runc {
 	if cmd == "" {
 		cmd = "runc"
 	}
+	// Resolve the binary once: os/exec otherwise walks $PATH (a stat per
+	// entry) for every runtime command, on the hot path of Create.
+	if abs, err := exec.LookPath(cmd); err == nil && filepath.IsAbs(abs) {
+		cmd = abs
+	}
 	return &Runc{
 		r:   &gorunc.Runc{Command: cmd, Root: opt.Root, Log: opt.Log, LogFormat: gorunc.JSON},
 		log: opt.Log,

@@ -57,7 +57,10 @@ type supervisor struct {
 	createdAt time.Time
 	startedAt time.Time
 	exit      *bundle.ExitStatus
-	exited    chan struct{} // closed once exit is recorded
+	exited    chan struct{} // closed once exit is known (in memory)
+	// recorded is closed once exit.json is durably written (or failed);
+	// nothing deletes the container or ends the process before.
+	recorded chan struct{}
 	// outputDone is closed when the container's output has ended.
 	outputDone chan struct{}
 	deleted    bool
@@ -73,18 +76,30 @@ type supervisor struct {
 
 	shutdownOnce sync.Once
 	shutdown     chan struct{}
+	warmed       chan struct{} // closed when warmEncoder is done
 }
 
 func newSupervisor(opt supervisorOpt) *supervisor {
-	return &supervisor{
+	s := &supervisor{
 		id: opt.ID, bundle: opt.Bundle, state: opt.State, runc: opt.Runc, reaper: opt.Reaper,
 		initBinary: opt.InitBinary, log: opt.Log,
 		status:     runtimev1.Status_STATUS_UNCREATED,
 		exited:     make(chan struct{}),
+		recorded:   make(chan struct{}),
 		outputDone: make(chan struct{}),
 		shutdown:   make(chan struct{}),
 		subs:       map[chan chunk]struct{}{},
+		warmed:     make(chan struct{}),
 	}
+	go func() { defer close(s.warmed); warmEncoder() }()
+	return s
+}
+
+// warmEncoder builds encoding/json's encoders for the whole runtime-spec
+// type tree (≈ 0.7 ms in a fresh process) while the supervisor waits for
+// Create, instead of during Create's first json.Marshal.
+func warmEncoder() {
+	_, _ = json.Marshal(&specs.Spec{})
 }
 
 func (s *supervisor) shutdownRequested() <-chan struct{} { return s.shutdown }
@@ -299,13 +314,17 @@ func (s *supervisor) watch(pid int) {
 		s.log.Warn("container output still open after exit")
 	}
 	st := bundle.ExitStatus{Code: e.Status, Signal: e.Signal, ExitedAt: e.Time.UTC(), OOMKilled: oomKilled(s.id)}
-	if err := s.bundle.WriteExit(st); err != nil {
-		s.log.Error("record exit status", "err", err)
-	}
+	// Wait is answered as soon as the status is known: the apiserver's
+	// commit is the durable record. exit.json (two fsyncs, ≈ 2.7 ms) is
+	// for an apiserver that was down; delete and close wait for it.
 	s.mu.Lock()
 	s.status, s.exit = runtimev1.Status_STATUS_STOPPED, &st
 	s.mu.Unlock()
 	close(s.exited)
+	if err := s.bundle.WriteExit(st); err != nil {
+		s.log.Error("record exit status", "err", err)
+	}
+	close(s.recorded)
 	s.log.Info("container exited", "pid", pid, "exit_code", st.Code, "signal", st.Signal, "oom_killed", st.OOMKilled)
 	// Clean up now (runc state, rootfs mount, cgroups), while the
 	// apiserver records the exit: its Delete then finds it done (it waits
@@ -415,6 +434,7 @@ func (s *supervisor) delete(ctx context.Context, force bool) (*bundle.ExitStatus
 	}
 	var errs []error
 	if st != runtimev1.Status_STATUS_UNCREATED {
+		<-s.recorded // exit.json is written before anything is removed
 		// A reaped init (pid namespace gone, no hooks) needs no `runc
 		// delete`; its cgroups go below.
 		done, err := false, error(nil)
@@ -485,6 +505,12 @@ func (s *supervisor) requestShutdown(ctx context.Context, force bool) error {
 
 // close releases what is left when the process ends.
 func (s *supervisor) close() {
+	<-s.warmed
+	select {
+	case <-s.exited:
+		<-s.recorded // never end before exit.json is durable
+	default:
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.logw != nil && s.idle0() {

@@ -265,6 +265,10 @@ func TestOutputAndExit(t *testing.T) {
 	if e.GetCode() != 3 || e.GetSignal() != 0 || e.GetExitedAt() == nil {
 		t.Errorf("exit = %+v, want code 3", e)
 	}
+	// Wait answers before exit.json is written; Delete waits for it.
+	if _, err := h.api.Delete(t.Context(), &runtimev1.DeleteRequest{}); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
 	st, err := (bundle.Bundle{Dir: h.bundle}).ReadExit()
 	if err != nil || st.Code != 3 {
 		t.Errorf("exit.json = %+v, %v", st, err)
@@ -373,6 +377,9 @@ func TestOOMKilled(t *testing.T) {
 	e := h.wait(t)
 	if !e.GetOomKilled() || e.GetCode() == 0 {
 		t.Errorf("exit = %+v, want OOM-killed", e)
+	}
+	if _, err := h.api.Delete(t.Context(), &runtimev1.DeleteRequest{}); err != nil {
+		t.Fatalf("Delete: %v", err)
 	}
 	if st, err := (bundle.Bundle{Dir: h.bundle}).ReadExit(); err != nil || !st.OOMKilled {
 		t.Errorf("exit.json = %+v, %v", st, err)
