@@ -94,7 +94,9 @@ func assertNoLeftovers(t *testing.T, d *Daemon, cs []client.Container) {
 	}
 }
 
-// processesMentioning returns pids whose command line contains s.
+// processesMentioning returns pids whose command line, or working
+// directory, contains s (an adopted idle supervisor works in
+// <state>/containers/<id>; its command line names no container).
 func processesMentioning(s string) []string {
 	ents, _ := os.ReadDir("/proc")
 	var out []string
@@ -103,7 +105,8 @@ func processesMentioning(s string) []string {
 			continue
 		}
 		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err == nil && strings.Contains(string(cmd), s) {
+		cwd, _ := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
+		if err == nil && (strings.Contains(string(cmd), s) || strings.Contains(cwd, s)) {
 			out = append(out, e.Name())
 		}
 	}

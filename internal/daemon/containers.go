@@ -35,14 +35,15 @@ type containersDeps struct {
 // wireContainers builds the containers service over metadata, images,
 // snapshots and the supervisors, reattaches to the containers that ran
 // before this apiserver started, registers the harness, and starts the
-// service's background loop. The returned func stops the loop (containers
-// keep running).
+// service's background loop. The returned func stops the loop and the idle
+// supervisors (containers keep running).
 func wireContainers(ctx context.Context, srv *grpc.Server, cfg Config, deps containersDeps, log *slog.Logger) (func() error, error) {
 	rt := runtime.New(runtime.Opt{
 		Root: cfg.Root, State: cfg.State, InstallRoot: cfg.InstallRoot,
 		Lookup: deps.LookupRuntime, OCIRuntime: deps.Runtime.OCI,
 		LogMaxSize: deps.Logs.MaxSize, LogMaxFiles: deps.Logs.MaxFiles, Log: log,
 	})
+	rt.CleanupIdle() // idle supervisors a crashed apiserver left
 	svc := containers.New(containers.Opt{
 		Store:     deps.Records,
 		Images:    imagesAdapter{deps.Images},
@@ -63,7 +64,7 @@ func wireContainers(ctx context.Context, srv *grpc.Server, cfg Config, deps cont
 	return func() error {
 		cancel(fmt.Errorf("apiserver stopping"))
 		<-done
-		return nil
+		return rt.Close() // the idle supervisors; containers keep running
 	}, nil
 }
 

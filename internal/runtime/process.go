@@ -40,9 +40,17 @@ func (r *Runtime) openSupervisor(id string) *supervisorProcess {
 	if err != nil {
 		return nil // gone (ESRCH), or no pidfd support: nothing to wait on
 	}
-	// The pidfd pins the process; check it is id's supervisor only now.
+	// The pidfd pins the process; check it is id's supervisor only now:
+	// its command line names id, or it is an adopted idle supervisor,
+	// which works in id's state dir.
 	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	if err != nil || !bytes.Contains(cmdline, []byte(id)) {
+	if err == nil && !bytes.Contains(cmdline, []byte(id)) {
+		cwd, cerr := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+		if real, rerr := filepath.EvalSymlinks(r.StateDir(id)); cerr != nil || (cwd != r.StateDir(id) && (rerr != nil || cwd != real)) {
+			err = errors.New("not id's supervisor")
+		}
+	}
+	if err != nil {
 		unix.Close(fd)
 		return nil
 	}

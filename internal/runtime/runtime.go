@@ -67,6 +67,8 @@ type Runtime struct {
 
 	mu    sync.Mutex
 	conns map[string]*supervisor
+
+	idle idlePool // idle.go
 }
 
 type supervisor struct {
@@ -81,6 +83,8 @@ func New(opt Opt) *Runtime {
 		lookup: opt.Lookup, oci: opt.OCIRuntime, log: opt.Log,
 		logMax: &runtimev1.LogConfig{MaxSize: opt.LogMaxSize, MaxFiles: int32(opt.LogMaxFiles)},
 		conns:  map[string]*supervisor{},
+		idle: idlePool{ready: map[string]*idleSupervisor{}, spawning: map[string]bool{},
+			broken: map[string]bool{}},
 	}
 	if r.oci == "" {
 		r.oci = "runc"
@@ -152,8 +156,10 @@ func (r *Runtime) create(ctx context.Context, id string, ts containers.TaskSpec,
 			return 0, err
 		}
 	}
-	if err := r.spawn(ctx, bin, id, b.Dir); err != nil {
-		return 0, err
+	if !r.adopt(ctx, bin, id, b.Dir) {
+		if err := r.spawn(ctx, bin, id, b.Dir); err != nil {
+			return 0, err
+		}
 	}
 	defer func() {
 		if retErr != nil {

@@ -24,6 +24,9 @@ func Main(args []string, stderr io.Writer) int {
 		fs.StringVar(&cfg.State, "state", "", "state directory (<state>/containers/<id>)")
 		fs.StringVar(&cfg.Runtime, "runtime", "runc", "OCI runtime binary")
 		fs.StringVar(&cfg.RuntimeRoot, "runtime-root", "", "OCI runtime state root")
+		fs.BoolVar(&cfg.Idle, "idle", false, "wait without a container for Adopt (idle.go)")
+		fs.StringVar(&cfg.StateRoot, "state-root", "", "the apiserver's state dir (with --idle)")
+		fs.IntVar(&cfg.LifelineFD, "lifeline-fd", 0, "with --idle: exit when this pipe reads EOF")
 		fs.BoolVar(&cfg.Foreground, "foreground", false, "do not daemonize (debugging)")
 		if err := fs.Parse(args[1:]); err != nil {
 			return 2

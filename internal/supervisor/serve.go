@@ -35,6 +35,14 @@ type Config struct {
 	RuntimeRoot string
 	// Foreground skips daemonizing (the child runs with it set too).
 	Foreground bool
+	// Idle starts without a container, listening in
+	// IdleDir(StateRoot) until Adopt names one (idle.go); ID, Bundle
+	// and State are then unset.
+	Idle      bool
+	StateRoot string
+	// LifelineFD (with Idle) is a pipe that reads EOF once the apiserver
+	// is gone; 0 for none.
+	LifelineFD int
 }
 
 // Files in the state directory.
@@ -51,6 +59,12 @@ const (
 const readyEnv = "_CONTAINER_SUPERVISOR_READY_FD"
 
 func (c *Config) validate() error {
+	if c.Idle {
+		if c.ID != "" || !filepath.IsAbs(c.StateRoot) {
+			return fmt.Errorf("--idle takes an absolute --state-root and no --id: %w", errdefs.ErrInvalidArgument)
+		}
+		return nil
+	}
 	if c.ID == "" || strings.ContainsAny(c.ID, "/\x00") || c.ID == "." || c.ID == ".." {
 		return fmt.Errorf("--id %q: %w", c.ID, errdefs.ErrInvalidArgument)
 	}
@@ -86,10 +100,14 @@ func Serve(cfg Config, stderr io.Writer) int {
 // /dev/null and stderr on supervisor.log, and waits until the child
 // reports it listens (or why it cannot).
 func daemonize(cfg Config) error {
-	if err := os.MkdirAll(cfg.State, 0o711); err != nil {
+	dir := cfg.State
+	if cfg.Idle {
+		dir = IdleDir(cfg.StateRoot)
+	}
+	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return fmt.Errorf("state dir: %w", err)
 	}
-	logf, err := os.OpenFile(filepath.Join(cfg.State, LogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	logf, err := os.OpenFile(filepath.Join(dir, LogFile), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
 		return fmt.Errorf("supervisor log: %w", err)
 	}
@@ -161,21 +179,32 @@ func runChild(cfg Config, ready *os.File) int {
 		fmt.Fprintf(os.Stderr, "Error: %v\n", err)
 		return 1
 	}
-	log := slog.New(slog.NewJSONHandler(os.Stderr, nil)).With("container", cfg.ID)
+	base := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	log := base
+	if !cfg.Idle {
+		log = base.With("container", cfg.ID)
+	}
 
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return fail(fmt.Errorf("become child subreaper: %w", err))
 	}
-	if err := os.MkdirAll(cfg.State, 0o711); err != nil {
-		return fail(fmt.Errorf("state dir: %w", err))
-	}
-	if err := os.MkdirAll(cfg.Bundle, 0o711); err != nil {
-		return fail(fmt.Errorf("bundle dir: %w", err))
-	}
-	sock := filepath.Join(cfg.State, SocketFile)
-	if c, err := dialUnix(sock, time.Second); err == nil {
-		c.Close()
-		return fail(fmt.Errorf("supervisor for %q already listens on %s: %w", cfg.ID, sock, errdefs.ErrAlreadyExists))
+	sock, pidFile := filepath.Join(cfg.State, SocketFile), filepath.Join(cfg.State, PidFile)
+	if cfg.Idle {
+		sock, pidFile = IdlePaths(cfg.StateRoot, os.Getpid())
+		if err := os.MkdirAll(IdleDir(cfg.StateRoot), 0o711); err != nil {
+			return fail(fmt.Errorf("idle dir: %w", err))
+		}
+	} else {
+		if err := os.MkdirAll(cfg.State, 0o711); err != nil {
+			return fail(fmt.Errorf("state dir: %w", err))
+		}
+		if err := os.MkdirAll(cfg.Bundle, 0o711); err != nil {
+			return fail(fmt.Errorf("bundle dir: %w", err))
+		}
+		if c, err := dialUnix(sock, time.Second); err == nil {
+			c.Close()
+			return fail(fmt.Errorf("supervisor for %q already listens on %s: %w", cfg.ID, sock, errdefs.ErrAlreadyExists))
+		}
 	}
 	if err := os.Remove(sock); err == nil {
 		log.Warn("removed stale socket")
@@ -188,7 +217,7 @@ func runChild(cfg Config, ready *os.File) int {
 		l.Close()
 		return fail(err)
 	}
-	if err := writePid(filepath.Join(cfg.State, PidFile)); err != nil {
+	if err := writePid(pidFile); err != nil {
 		l.Close()
 		return fail(err)
 	}
@@ -203,29 +232,51 @@ func runChild(cfg Config, ready *os.File) int {
 		l.Close()
 		return fail(fmt.Errorf("find own binary: %w", err))
 	}
-	s := newSupervisor(supervisorOpt{
-		ID:     cfg.ID,
-		Bundle: bundle.Bundle{Dir: cfg.Bundle},
-		State:  cfg.State,
-		Runc: runc.New(runc.Opt{
-			Command: cfg.Runtime, Root: cfg.RuntimeRoot,
-			Log: filepath.Join(cfg.State, runcLog), Reaper: reaper,
-		}),
-		Reaper:     reaper,
-		InitBinary: self,
-		Log:        log,
-	})
+	build := func(c Config) *supervisor {
+		return newSupervisor(supervisorOpt{
+			ID:     c.ID,
+			Bundle: bundle.Bundle{Dir: c.Bundle},
+			State:  c.State,
+			Runc: runc.New(runc.Opt{
+				Command: cfg.Runtime, Root: cfg.RuntimeRoot,
+				Log: filepath.Join(c.State, runcLog), Reaper: reaper,
+			}),
+			Reaper:     reaper,
+			InitBinary: self,
+			Log:        base.With("container", c.ID),
+		})
+	}
+	h := &server{}
+	var s *supervisor // nil while idle
+	var shutdown <-chan struct{}
+	var adopted chan adoption
+	var lifeline <-chan struct{}
+	if cfg.Idle {
+		adopted = make(chan adoption, 1)
+		h.idle = &idleState{sock: sock, pidFile: pidFile, build: build, done: adopted}
+		if cfg.LifelineFD > 0 {
+			lifeline = watchLifeline(cfg.LifelineFD)
+		}
+	} else {
+		s = build(cfg)
+		h.s, shutdown = s, s.shutdownRequested()
+	}
+	adopt := func(a adoption) {
+		s, shutdown, sock, pidFile = a.s, a.s.shutdownRequested(), a.sock, a.pidFile
+		log = base.With("container", a.s.id)
+		log.Info("supervisor adopted", "pid", os.Getpid())
+	}
 
 	srv := grpc.NewServer(
-		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			resp, err := h(ctx, req)
 			return resp, errgrpc.ToGRPC(err)
-		}),
-		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		}, h.gateUnary),
+		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 			return errgrpc.ToGRPC(h(srv, ss))
-		}),
+		}, h.gateStream),
 	)
-	runtimev1.RegisterRuntimeServer(srv, &server{s: s})
+	runtimev1.RegisterRuntimeServer(srv, h)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 
@@ -244,6 +295,10 @@ loop:
 			case unix.SIGCHLD:
 				reaper.Reap()
 			default:
+				if s == nil {
+					log.Info("idle supervisor stopping", "signal", sig.String())
+					break loop
+				}
 				if s.idle() {
 					log.Info("supervisor stopping", "signal", sig.String())
 					if _, err := s.delete(context.Background(), false); err != nil {
@@ -253,7 +308,15 @@ loop:
 				}
 				log.Warn("signal ignored: container still running", "signal", sig.String())
 			}
-		case <-s.shutdownRequested():
+		case a := <-adopted:
+			adopt(a)
+		case <-lifeline:
+			lifeline = nil
+			if h.idle.orphaned() {
+				log.Info("idle supervisor stopping: the apiserver is gone")
+				break loop
+			}
+		case <-shutdown:
 			break loop
 		case err := <-served:
 			log.Error("serve", "err", err)
@@ -268,9 +331,16 @@ loop:
 	case <-time.After(5 * time.Second):
 		srv.Stop()
 	}
-	s.close()
+	select {
+	case a := <-adopted: // adopted while stopping
+		adopt(a)
+	default:
+	}
+	if s != nil {
+		s.close()
+	}
 	_ = os.Remove(sock)
-	_ = os.Remove(filepath.Join(cfg.State, PidFile))
+	_ = os.Remove(pidFile)
 	log.Info("supervisor exited")
 	return code
 }

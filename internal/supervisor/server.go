@@ -15,6 +15,9 @@ import (
 type server struct {
 	runtimev1.UnimplementedRuntimeServer
 	s *supervisor
+	// idle is set for an idle supervisor (idle.go); s is valid once
+	// idle.adopted is.
+	idle *idleState
 }
 
 func (h *server) Create(ctx context.Context, req *runtimev1.CreateRequest) (*runtimev1.CreateResponse, error) {

@@ -1385,6 +1385,104 @@ func (*ShutdownResponse) Descriptor() ([]byte, []int) {
 	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{19}
 }
 
+type AdoptRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The container's id, bundle dir (<root>/containers/<id>) and state dir
+	// (<state>/containers/<id>), as `serve` takes them.
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Bundle        string `protobuf:"bytes,2,opt,name=bundle,proto3" json:"bundle,omitempty"`
+	State         string `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdoptRequest) Reset() {
+	*x = AdoptRequest{}
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdoptRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdoptRequest) ProtoMessage() {}
+
+func (x *AdoptRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdoptRequest.ProtoReflect.Descriptor instead.
+func (*AdoptRequest) Descriptor() ([]byte, []int) {
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *AdoptRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AdoptRequest) GetBundle() string {
+	if x != nil {
+		return x.Bundle
+	}
+	return ""
+}
+
+func (x *AdoptRequest) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+type AdoptResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AdoptResponse) Reset() {
+	*x = AdoptResponse{}
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AdoptResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AdoptResponse) ProtoMessage() {}
+
+func (x *AdoptResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AdoptResponse.ProtoReflect.Descriptor instead.
+func (*AdoptResponse) Descriptor() ([]byte, []int) {
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{21}
+}
+
 // ExecProcess is a process to run in the container. Unset fields come from
 // the container's own process (env is added to the container's env).
 type ExecProcess struct {
@@ -1407,7 +1505,7 @@ type ExecProcess struct {
 
 func (x *ExecProcess) Reset() {
 	*x = ExecProcess{}
-	mi := &file_api_runtime_v1_runtime_proto_msgTypes[20]
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1517,7 @@ func (x *ExecProcess) String() string {
 func (*ExecProcess) ProtoMessage() {}
 
 func (x *ExecProcess) ProtoReflect() protoreflect.Message {
-	mi := &file_api_runtime_v1_runtime_proto_msgTypes[20]
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1530,7 @@ func (x *ExecProcess) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecProcess.ProtoReflect.Descriptor instead.
 func (*ExecProcess) Descriptor() ([]byte, []int) {
-	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{20}
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *ExecProcess) GetArgs() []string {
@@ -1499,7 +1597,7 @@ type ExecInput struct {
 
 func (x *ExecInput) Reset() {
 	*x = ExecInput{}
-	mi := &file_api_runtime_v1_runtime_proto_msgTypes[21]
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1511,7 +1609,7 @@ func (x *ExecInput) String() string {
 func (*ExecInput) ProtoMessage() {}
 
 func (x *ExecInput) ProtoReflect() protoreflect.Message {
-	mi := &file_api_runtime_v1_runtime_proto_msgTypes[21]
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1524,7 +1622,7 @@ func (x *ExecInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecInput.ProtoReflect.Descriptor instead.
 func (*ExecInput) Descriptor() ([]byte, []int) {
-	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{21}
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ExecInput) GetStart() *ExecProcess {
@@ -1576,7 +1674,7 @@ type ExecOutput struct {
 
 func (x *ExecOutput) Reset() {
 	*x = ExecOutput{}
-	mi := &file_api_runtime_v1_runtime_proto_msgTypes[22]
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1588,7 +1686,7 @@ func (x *ExecOutput) String() string {
 func (*ExecOutput) ProtoMessage() {}
 
 func (x *ExecOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_api_runtime_v1_runtime_proto_msgTypes[22]
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1601,7 +1699,7 @@ func (x *ExecOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ExecOutput.ProtoReflect.Descriptor instead.
 func (*ExecOutput) Descriptor() ([]byte, []int) {
-	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{22}
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ExecOutput) GetPid() int32 {
@@ -1646,7 +1744,7 @@ type AttachInput struct {
 
 func (x *AttachInput) Reset() {
 	*x = AttachInput{}
-	mi := &file_api_runtime_v1_runtime_proto_msgTypes[23]
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1658,7 +1756,7 @@ func (x *AttachInput) String() string {
 func (*AttachInput) ProtoMessage() {}
 
 func (x *AttachInput) ProtoReflect() protoreflect.Message {
-	mi := &file_api_runtime_v1_runtime_proto_msgTypes[23]
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1671,7 +1769,7 @@ func (x *AttachInput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachInput.ProtoReflect.Descriptor instead.
 func (*AttachInput) Descriptor() ([]byte, []int) {
-	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{23}
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *AttachInput) GetStdin() []byte {
@@ -1712,7 +1810,7 @@ type AttachOutput struct {
 
 func (x *AttachOutput) Reset() {
 	*x = AttachOutput{}
-	mi := &file_api_runtime_v1_runtime_proto_msgTypes[24]
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1724,7 +1822,7 @@ func (x *AttachOutput) String() string {
 func (*AttachOutput) ProtoMessage() {}
 
 func (x *AttachOutput) ProtoReflect() protoreflect.Message {
-	mi := &file_api_runtime_v1_runtime_proto_msgTypes[24]
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1737,7 +1835,7 @@ func (x *AttachOutput) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttachOutput.ProtoReflect.Descriptor instead.
 func (*AttachOutput) Descriptor() ([]byte, []int) {
-	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{24}
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *AttachOutput) GetStdout() []byte {
@@ -1764,7 +1862,7 @@ type ResizePtyRequest struct {
 
 func (x *ResizePtyRequest) Reset() {
 	*x = ResizePtyRequest{}
-	mi := &file_api_runtime_v1_runtime_proto_msgTypes[25]
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1776,7 +1874,7 @@ func (x *ResizePtyRequest) String() string {
 func (*ResizePtyRequest) ProtoMessage() {}
 
 func (x *ResizePtyRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_runtime_v1_runtime_proto_msgTypes[25]
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1789,7 +1887,7 @@ func (x *ResizePtyRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResizePtyRequest.ProtoReflect.Descriptor instead.
 func (*ResizePtyRequest) Descriptor() ([]byte, []int) {
-	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{25}
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ResizePtyRequest) GetWidth() uint32 {
@@ -1814,7 +1912,7 @@ type ResizePtyResponse struct {
 
 func (x *ResizePtyResponse) Reset() {
 	*x = ResizePtyResponse{}
-	mi := &file_api_runtime_v1_runtime_proto_msgTypes[26]
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1826,7 +1924,7 @@ func (x *ResizePtyResponse) String() string {
 func (*ResizePtyResponse) ProtoMessage() {}
 
 func (x *ResizePtyResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_runtime_v1_runtime_proto_msgTypes[26]
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1839,7 +1937,7 @@ func (x *ResizePtyResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ResizePtyResponse.ProtoReflect.Descriptor instead.
 func (*ResizePtyResponse) Descriptor() ([]byte, []int) {
-	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{26}
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{28}
 }
 
 type StatsRequest struct {
@@ -1850,7 +1948,7 @@ type StatsRequest struct {
 
 func (x *StatsRequest) Reset() {
 	*x = StatsRequest{}
-	mi := &file_api_runtime_v1_runtime_proto_msgTypes[27]
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1862,7 +1960,7 @@ func (x *StatsRequest) String() string {
 func (*StatsRequest) ProtoMessage() {}
 
 func (x *StatsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_api_runtime_v1_runtime_proto_msgTypes[27]
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1875,7 +1973,7 @@ func (x *StatsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsRequest.ProtoReflect.Descriptor instead.
 func (*StatsRequest) Descriptor() ([]byte, []int) {
-	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{27}
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{29}
 }
 
 type StatsResponse struct {
@@ -1895,7 +1993,7 @@ type StatsResponse struct {
 
 func (x *StatsResponse) Reset() {
 	*x = StatsResponse{}
-	mi := &file_api_runtime_v1_runtime_proto_msgTypes[28]
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1907,7 +2005,7 @@ func (x *StatsResponse) String() string {
 func (*StatsResponse) ProtoMessage() {}
 
 func (x *StatsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_api_runtime_v1_runtime_proto_msgTypes[28]
+	mi := &file_api_runtime_v1_runtime_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1920,7 +2018,7 @@ func (x *StatsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatsResponse.ProtoReflect.Descriptor instead.
 func (*StatsResponse) Descriptor() ([]byte, []int) {
-	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{28}
+	return file_api_runtime_v1_runtime_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *StatsResponse) GetCpuUsageNs() uint64 {
@@ -2063,7 +2161,12 @@ const file_api_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x04exit\x18\x01 \x01(\v2 .container.runtime.v1.ExitStatusR\x04exit\"'\n" +
 	"\x0fShutdownRequest\x12\x14\n" +
 	"\x05force\x18\x01 \x01(\bR\x05force\"\x12\n" +
-	"\x10ShutdownResponse\"\xa1\x01\n" +
+	"\x10ShutdownResponse\"L\n" +
+	"\fAdoptRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06bundle\x18\x02 \x01(\tR\x06bundle\x12\x14\n" +
+	"\x05state\x18\x03 \x01(\tR\x05state\"\x0f\n" +
+	"\rAdoptResponse\"\xa1\x01\n" +
 	"\vExecProcess\x12\x12\n" +
 	"\x04args\x18\x01 \x03(\tR\x04args\x12\x10\n" +
 	"\x03env\x18\x02 \x03(\tR\x03env\x12\x18\n" +
@@ -2111,7 +2214,7 @@ const file_api_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x10STATUS_UNCREATED\x10\x01\x12\x12\n" +
 	"\x0eSTATUS_CREATED\x10\x02\x12\x12\n" +
 	"\x0eSTATUS_RUNNING\x10\x03\x12\x12\n" +
-	"\x0eSTATUS_STOPPED\x10\x042\xa4\a\n" +
+	"\x0eSTATUS_STOPPED\x10\x042\xf6\a\n" +
 	"\aRuntime\x12S\n" +
 	"\x06Create\x12#.container.runtime.v1.CreateRequest\x1a$.container.runtime.v1.CreateResponse\x12P\n" +
 	"\x05Start\x12\".container.runtime.v1.StartRequest\x1a#.container.runtime.v1.StartResponse\x12P\n" +
@@ -2123,7 +2226,8 @@ const file_api_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x06Attach\x12!.container.runtime.v1.AttachInput\x1a\".container.runtime.v1.AttachOutput(\x010\x01\x12\\\n" +
 	"\tResizePty\x12&.container.runtime.v1.ResizePtyRequest\x1a'.container.runtime.v1.ResizePtyResponse\x12P\n" +
 	"\x05Stats\x12\".container.runtime.v1.StatsRequest\x1a#.container.runtime.v1.StatsResponse\x12Y\n" +
-	"\bShutdown\x12%.container.runtime.v1.ShutdownRequest\x1a&.container.runtime.v1.ShutdownResponseB5Z3github.com/berth/container/api/runtime/v1;runtimev1b\x06proto3"
+	"\bShutdown\x12%.container.runtime.v1.ShutdownRequest\x1a&.container.runtime.v1.ShutdownResponse\x12P\n" +
+	"\x05Adopt\x12\".container.runtime.v1.AdoptRequest\x1a#.container.runtime.v1.AdoptResponseB5Z3github.com/berth/container/api/runtime/v1;runtimev1b\x06proto3"
 
 var (
 	file_api_runtime_v1_runtime_proto_rawDescOnce sync.Once
@@ -2138,7 +2242,7 @@ func file_api_runtime_v1_runtime_proto_rawDescGZIP() []byte {
 }
 
 var file_api_runtime_v1_runtime_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_api_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_api_runtime_v1_runtime_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_api_runtime_v1_runtime_proto_goTypes = []any{
 	(Status)(0),                   // 0: container.runtime.v1.Status
 	(*ImageConfig)(nil),           // 1: container.runtime.v1.ImageConfig
@@ -2161,60 +2265,64 @@ var file_api_runtime_v1_runtime_proto_goTypes = []any{
 	(*DeleteResponse)(nil),        // 18: container.runtime.v1.DeleteResponse
 	(*ShutdownRequest)(nil),       // 19: container.runtime.v1.ShutdownRequest
 	(*ShutdownResponse)(nil),      // 20: container.runtime.v1.ShutdownResponse
-	(*ExecProcess)(nil),           // 21: container.runtime.v1.ExecProcess
-	(*ExecInput)(nil),             // 22: container.runtime.v1.ExecInput
-	(*ExecOutput)(nil),            // 23: container.runtime.v1.ExecOutput
-	(*AttachInput)(nil),           // 24: container.runtime.v1.AttachInput
-	(*AttachOutput)(nil),          // 25: container.runtime.v1.AttachOutput
-	(*ResizePtyRequest)(nil),      // 26: container.runtime.v1.ResizePtyRequest
-	(*ResizePtyResponse)(nil),     // 27: container.runtime.v1.ResizePtyResponse
-	(*StatsRequest)(nil),          // 28: container.runtime.v1.StatsRequest
-	(*StatsResponse)(nil),         // 29: container.runtime.v1.StatsResponse
-	nil,                           // 30: container.runtime.v1.ContainerSpec.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 31: google.protobuf.Timestamp
+	(*AdoptRequest)(nil),          // 21: container.runtime.v1.AdoptRequest
+	(*AdoptResponse)(nil),         // 22: container.runtime.v1.AdoptResponse
+	(*ExecProcess)(nil),           // 23: container.runtime.v1.ExecProcess
+	(*ExecInput)(nil),             // 24: container.runtime.v1.ExecInput
+	(*ExecOutput)(nil),            // 25: container.runtime.v1.ExecOutput
+	(*AttachInput)(nil),           // 26: container.runtime.v1.AttachInput
+	(*AttachOutput)(nil),          // 27: container.runtime.v1.AttachOutput
+	(*ResizePtyRequest)(nil),      // 28: container.runtime.v1.ResizePtyRequest
+	(*ResizePtyResponse)(nil),     // 29: container.runtime.v1.ResizePtyResponse
+	(*StatsRequest)(nil),          // 30: container.runtime.v1.StatsRequest
+	(*StatsResponse)(nil),         // 31: container.runtime.v1.StatsResponse
+	nil,                           // 32: container.runtime.v1.ContainerSpec.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 33: google.protobuf.Timestamp
 }
 var file_api_runtime_v1_runtime_proto_depIdxs = []int32{
 	1,  // 0: container.runtime.v1.ContainerSpec.image:type_name -> container.runtime.v1.ImageConfig
-	30, // 1: container.runtime.v1.ContainerSpec.labels:type_name -> container.runtime.v1.ContainerSpec.LabelsEntry
+	32, // 1: container.runtime.v1.ContainerSpec.labels:type_name -> container.runtime.v1.ContainerSpec.LabelsEntry
 	3,  // 2: container.runtime.v1.ContainerSpec.ulimits:type_name -> container.runtime.v1.Ulimit
 	2,  // 3: container.runtime.v1.ContainerSpec.mounts:type_name -> container.runtime.v1.Mount
 	4,  // 4: container.runtime.v1.ContainerSpec.log:type_name -> container.runtime.v1.LogConfig
 	5,  // 5: container.runtime.v1.CreateRequest.spec:type_name -> container.runtime.v1.ContainerSpec
 	2,  // 6: container.runtime.v1.CreateRequest.rootfs:type_name -> container.runtime.v1.Mount
-	31, // 7: container.runtime.v1.ExitStatus.exited_at:type_name -> google.protobuf.Timestamp
+	33, // 7: container.runtime.v1.ExitStatus.exited_at:type_name -> google.protobuf.Timestamp
 	0,  // 8: container.runtime.v1.StateResponse.status:type_name -> container.runtime.v1.Status
-	31, // 9: container.runtime.v1.StateResponse.created_at:type_name -> google.protobuf.Timestamp
-	31, // 10: container.runtime.v1.StateResponse.started_at:type_name -> google.protobuf.Timestamp
+	33, // 9: container.runtime.v1.StateResponse.created_at:type_name -> google.protobuf.Timestamp
+	33, // 10: container.runtime.v1.StateResponse.started_at:type_name -> google.protobuf.Timestamp
 	11, // 11: container.runtime.v1.StateResponse.exit:type_name -> container.runtime.v1.ExitStatus
 	11, // 12: container.runtime.v1.WaitResponse.exit:type_name -> container.runtime.v1.ExitStatus
 	11, // 13: container.runtime.v1.DeleteResponse.exit:type_name -> container.runtime.v1.ExitStatus
-	21, // 14: container.runtime.v1.ExecInput.start:type_name -> container.runtime.v1.ExecProcess
+	23, // 14: container.runtime.v1.ExecInput.start:type_name -> container.runtime.v1.ExecProcess
 	11, // 15: container.runtime.v1.ExecOutput.exit:type_name -> container.runtime.v1.ExitStatus
-	31, // 16: container.runtime.v1.StatsResponse.read_at:type_name -> google.protobuf.Timestamp
+	33, // 16: container.runtime.v1.StatsResponse.read_at:type_name -> google.protobuf.Timestamp
 	6,  // 17: container.runtime.v1.Runtime.Create:input_type -> container.runtime.v1.CreateRequest
 	8,  // 18: container.runtime.v1.Runtime.Start:input_type -> container.runtime.v1.StartRequest
 	10, // 19: container.runtime.v1.Runtime.State:input_type -> container.runtime.v1.StateRequest
 	13, // 20: container.runtime.v1.Runtime.Kill:input_type -> container.runtime.v1.KillRequest
 	15, // 21: container.runtime.v1.Runtime.Wait:input_type -> container.runtime.v1.WaitRequest
 	17, // 22: container.runtime.v1.Runtime.Delete:input_type -> container.runtime.v1.DeleteRequest
-	22, // 23: container.runtime.v1.Runtime.Exec:input_type -> container.runtime.v1.ExecInput
-	24, // 24: container.runtime.v1.Runtime.Attach:input_type -> container.runtime.v1.AttachInput
-	26, // 25: container.runtime.v1.Runtime.ResizePty:input_type -> container.runtime.v1.ResizePtyRequest
-	28, // 26: container.runtime.v1.Runtime.Stats:input_type -> container.runtime.v1.StatsRequest
+	24, // 23: container.runtime.v1.Runtime.Exec:input_type -> container.runtime.v1.ExecInput
+	26, // 24: container.runtime.v1.Runtime.Attach:input_type -> container.runtime.v1.AttachInput
+	28, // 25: container.runtime.v1.Runtime.ResizePty:input_type -> container.runtime.v1.ResizePtyRequest
+	30, // 26: container.runtime.v1.Runtime.Stats:input_type -> container.runtime.v1.StatsRequest
 	19, // 27: container.runtime.v1.Runtime.Shutdown:input_type -> container.runtime.v1.ShutdownRequest
-	7,  // 28: container.runtime.v1.Runtime.Create:output_type -> container.runtime.v1.CreateResponse
-	9,  // 29: container.runtime.v1.Runtime.Start:output_type -> container.runtime.v1.StartResponse
-	12, // 30: container.runtime.v1.Runtime.State:output_type -> container.runtime.v1.StateResponse
-	14, // 31: container.runtime.v1.Runtime.Kill:output_type -> container.runtime.v1.KillResponse
-	16, // 32: container.runtime.v1.Runtime.Wait:output_type -> container.runtime.v1.WaitResponse
-	18, // 33: container.runtime.v1.Runtime.Delete:output_type -> container.runtime.v1.DeleteResponse
-	23, // 34: container.runtime.v1.Runtime.Exec:output_type -> container.runtime.v1.ExecOutput
-	25, // 35: container.runtime.v1.Runtime.Attach:output_type -> container.runtime.v1.AttachOutput
-	27, // 36: container.runtime.v1.Runtime.ResizePty:output_type -> container.runtime.v1.ResizePtyResponse
-	29, // 37: container.runtime.v1.Runtime.Stats:output_type -> container.runtime.v1.StatsResponse
-	20, // 38: container.runtime.v1.Runtime.Shutdown:output_type -> container.runtime.v1.ShutdownResponse
-	28, // [28:39] is the sub-list for method output_type
-	17, // [17:28] is the sub-list for method input_type
+	21, // 28: container.runtime.v1.Runtime.Adopt:input_type -> container.runtime.v1.AdoptRequest
+	7,  // 29: container.runtime.v1.Runtime.Create:output_type -> container.runtime.v1.CreateResponse
+	9,  // 30: container.runtime.v1.Runtime.Start:output_type -> container.runtime.v1.StartResponse
+	12, // 31: container.runtime.v1.Runtime.State:output_type -> container.runtime.v1.StateResponse
+	14, // 32: container.runtime.v1.Runtime.Kill:output_type -> container.runtime.v1.KillResponse
+	16, // 33: container.runtime.v1.Runtime.Wait:output_type -> container.runtime.v1.WaitResponse
+	18, // 34: container.runtime.v1.Runtime.Delete:output_type -> container.runtime.v1.DeleteResponse
+	25, // 35: container.runtime.v1.Runtime.Exec:output_type -> container.runtime.v1.ExecOutput
+	27, // 36: container.runtime.v1.Runtime.Attach:output_type -> container.runtime.v1.AttachOutput
+	29, // 37: container.runtime.v1.Runtime.ResizePty:output_type -> container.runtime.v1.ResizePtyResponse
+	31, // 38: container.runtime.v1.Runtime.Stats:output_type -> container.runtime.v1.StatsResponse
+	20, // 39: container.runtime.v1.Runtime.Shutdown:output_type -> container.runtime.v1.ShutdownResponse
+	22, // 40: container.runtime.v1.Runtime.Adopt:output_type -> container.runtime.v1.AdoptResponse
+	29, // [29:41] is the sub-list for method output_type
+	17, // [17:29] is the sub-list for method input_type
 	17, // [17:17] is the sub-list for extension type_name
 	17, // [17:17] is the sub-list for extension extendee
 	0,  // [0:17] is the sub-list for field type_name
@@ -2232,7 +2340,7 @@ func file_api_runtime_v1_runtime_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_runtime_v1_runtime_proto_rawDesc), len(file_api_runtime_v1_runtime_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   30,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -50,6 +50,7 @@ const (
 	Runtime_ResizePty_FullMethodName = "/container.runtime.v1.Runtime/ResizePty"
 	Runtime_Stats_FullMethodName     = "/container.runtime.v1.Runtime/Stats"
 	Runtime_Shutdown_FullMethodName  = "/container.runtime.v1.Runtime/Shutdown"
+	Runtime_Adopt_FullMethodName     = "/container.runtime.v1.Runtime/Adopt"
 )
 
 // RuntimeClient is the client API for Runtime service.
@@ -101,6 +102,17 @@ type RuntimeClient interface {
 	// still running it is an error (FailedPrecondition) unless force, which
 	// kills and deletes it first.
 	Shutdown(ctx context.Context, in *ShutdownRequest, opts ...grpc.CallOption) (*ShutdownResponse, error)
+	// Adopt is the only call an idle supervisor (started as `serve --idle
+	// --state-root <state>`, listening on <state>/supervisors/idle.<pid>.sock)
+	// answers before it has a container. It makes the request's state dir,
+	// renames its listening socket to <state>/supervisor.sock there (the
+	// listener keeps working), writes supervisor.pid, moves its log to
+	// supervisor.log, stops dying with the apiserver, and from then on is
+	// exactly the supervisor `serve --id ID --bundle B --state S` would be.
+	// Every other call before Adopt, and a second Adopt, is
+	// FailedPrecondition; a socket that already answers in the state dir is
+	// AlreadyExists.
+	Adopt(ctx context.Context, in *AdoptRequest, opts ...grpc.CallOption) (*AdoptResponse, error)
 }
 
 type runtimeClient struct {
@@ -227,6 +239,16 @@ func (c *runtimeClient) Shutdown(ctx context.Context, in *ShutdownRequest, opts 
 	return out, nil
 }
 
+func (c *runtimeClient) Adopt(ctx context.Context, in *AdoptRequest, opts ...grpc.CallOption) (*AdoptResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AdoptResponse)
+	err := c.cc.Invoke(ctx, Runtime_Adopt_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RuntimeServer is the server API for Runtime service.
 // All implementations must embed UnimplementedRuntimeServer
 // for forward compatibility.
@@ -276,6 +298,17 @@ type RuntimeServer interface {
 	// still running it is an error (FailedPrecondition) unless force, which
 	// kills and deletes it first.
 	Shutdown(context.Context, *ShutdownRequest) (*ShutdownResponse, error)
+	// Adopt is the only call an idle supervisor (started as `serve --idle
+	// --state-root <state>`, listening on <state>/supervisors/idle.<pid>.sock)
+	// answers before it has a container. It makes the request's state dir,
+	// renames its listening socket to <state>/supervisor.sock there (the
+	// listener keeps working), writes supervisor.pid, moves its log to
+	// supervisor.log, stops dying with the apiserver, and from then on is
+	// exactly the supervisor `serve --id ID --bundle B --state S` would be.
+	// Every other call before Adopt, and a second Adopt, is
+	// FailedPrecondition; a socket that already answers in the state dir is
+	// AlreadyExists.
+	Adopt(context.Context, *AdoptRequest) (*AdoptResponse, error)
 	mustEmbedUnimplementedRuntimeServer()
 }
 
@@ -318,6 +351,9 @@ func (UnimplementedRuntimeServer) Stats(context.Context, *StatsRequest) (*StatsR
 }
 func (UnimplementedRuntimeServer) Shutdown(context.Context, *ShutdownRequest) (*ShutdownResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method Shutdown not implemented")
+}
+func (UnimplementedRuntimeServer) Adopt(context.Context, *AdoptRequest) (*AdoptResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Adopt not implemented")
 }
 func (UnimplementedRuntimeServer) mustEmbedUnimplementedRuntimeServer() {}
 func (UnimplementedRuntimeServer) testEmbeddedByValue()                 {}
@@ -516,6 +552,24 @@ func _Runtime_Shutdown_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Runtime_Adopt_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AdoptRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RuntimeServer).Adopt(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Runtime_Adopt_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RuntimeServer).Adopt(ctx, req.(*AdoptRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Runtime_ServiceDesc is the grpc.ServiceDesc for Runtime service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -558,6 +612,10 @@ var Runtime_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Shutdown",
 			Handler:    _Runtime_Shutdown_Handler,
+		},
+		{
+			MethodName: "Adopt",
+			Handler:    _Runtime_Adopt_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,291 @@
+package runtime
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	runtimev1 "github.com/berth/container/api/runtime/v1"
+	"github.com/berth/container/errdefs/errgrpc"
+)
+
+// Idle supervisors take the supervisor's spawn (fork, exec, Go start-up,
+// listen: ≈ 5 ms) off the path of creating a container. After a runtime
+// plugin has been used, one idle supervisor of it (`serve --idle
+// --state-root <state>`) is spawned in the background; the next create
+// sends it Adopt instead of spawning, and spawns as before when there is
+// none or the adoption fails. An idle supervisor exits when the apiserver
+// is gone (the write end of its --lifeline-fd pipe, held only here,
+// closes) and is shut down by Close; New's caller removes the files of
+// those a crashed apiserver left with CleanupIdle.
+
+// idleSupervisor is a ready idle supervisor.
+type idleSupervisor struct {
+	pid  int
+	sock string
+	done chan struct{} // closed once the process is reaped
+	// lifeline is the write end of the idle supervisor's lifeline pipe,
+	// closed once it is adopted or stopped.
+	lifeline *os.File
+	// path is the socket the connection dials; Adopt moves it.
+	path atomic.Pointer[string]
+	conn *grpc.ClientConn
+	api  runtimev1.RuntimeClient
+}
+
+// idlePool holds at most one idle supervisor per plugin binary.
+type idlePool struct {
+	mu       sync.Mutex
+	ready    map[string]*idleSupervisor
+	spawning map[string]bool
+	broken   map[string]bool // plugins whose idle spawn failed: not retried
+	closed   bool
+	wg       sync.WaitGroup
+}
+
+func (r *Runtime) idleDir() string { return filepath.Join(r.state, "supervisors") }
+
+// adopt hands the container to an idle supervisor of bin and caches the
+// connection to it. It reports false when there was none or it failed; an
+// idle supervisor is then made ready for the next create.
+func (r *Runtime) adopt(ctx context.Context, bin, id, bundleDir string) bool {
+	p := &r.idle
+	p.mu.Lock()
+	is := p.ready[bin]
+	delete(p.ready, bin)
+	p.mu.Unlock()
+	defer r.refill(bin)
+	if is == nil {
+		return false
+	}
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := is.api.Adopt(actx, &runtimev1.AdoptRequest{Id: id, Bundle: bundleDir, State: r.StateDir(id)})
+	if err != nil {
+		r.log.WarnContext(ctx, "adopt idle supervisor", "container", id, "pid", is.pid, "err", errgrpc.ToNative(err))
+		r.stopIdle(is)
+		// A half-done adoption leaves nothing behind for the spawn.
+		_ = os.Remove(r.socket(id))
+		_ = os.Remove(filepath.Join(r.StateDir(id), "supervisor.pid"))
+		return false
+	}
+	sock := r.socket(id)
+	is.path.Store(&sock)
+	_ = is.lifeline.Close()
+	r.mu.Lock()
+	if old, ok := r.conns[id]; ok {
+		_ = old.conn.Close()
+	}
+	r.conns[id] = &supervisor{conn: is.conn, api: is.api}
+	r.mu.Unlock()
+	return true
+}
+
+// refill spawns an idle supervisor of bin in the background unless one is
+// ready or on its way.
+func (r *Runtime) refill(bin string) {
+	p := &r.idle
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.ready[bin] != nil || p.spawning[bin] || p.broken[bin] {
+		return
+	}
+	p.spawning[bin] = true
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		is, err := r.spawnIdle(bin)
+		p.mu.Lock()
+		delete(p.spawning, bin)
+		if err != nil {
+			p.broken[bin] = true
+			p.mu.Unlock()
+			r.log.Warn("spawn idle supervisor; supervisors are spawned per container", "err", err)
+			return
+		}
+		if p.closed {
+			p.mu.Unlock()
+			r.stopIdle(is)
+			return
+		}
+		p.ready[bin] = is
+		p.mu.Unlock()
+	}()
+}
+
+// spawnIdle starts `<bin> serve --idle ...` and returns once it listens.
+func (r *Runtime) spawnIdle(bin string) (*idleSupervisor, error) {
+	if err := os.MkdirAll(r.idleDir(), 0o711); err != nil {
+		return nil, fmt.Errorf("idle supervisor dir: %w", err)
+	}
+	logf, err := os.OpenFile(filepath.Join(r.idleDir(), "idle.log"), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
+	if err != nil {
+		return nil, fmt.Errorf("idle supervisor log: %w", err)
+	}
+	defer logf.Close()
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return nil, err
+	}
+	defer devnull.Close()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	defer pr.Close()
+	lr, lw, err := os.Pipe()
+	if err != nil {
+		pw.Close()
+		return nil, err
+	}
+	defer lr.Close()
+	cmd := exec.Command(bin, "serve", "--idle", "--state-root", r.state, "--lifeline-fd", "4",
+		"--runtime", r.oci, "--runtime-root", r.runcRoot())
+	cmd.Env = append(os.Environ(), "CONTAINER_STATE_ROOT="+r.state, "CONTAINER_APP_ROOT="+r.root, readyEnv+"=3")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, logf
+	cmd.ExtraFiles = []*os.File{pw, lr}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.Dir = "/"
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
+		lw.Close()
+		return nil, fmt.Errorf("spawn idle supervisor: %w", err)
+	}
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }() // reaps it, idle or adopted
+	line := make(chan string, 1)
+	go func() {
+		l, _ := bufio.NewReader(pr).ReadString('\n')
+		line <- strings.TrimSpace(l)
+	}()
+	var l string
+	select {
+	case l = <-line:
+	case <-time.After(30 * time.Second):
+		l = "not ready after 30s"
+	}
+	if l != "ok" {
+		_ = cmd.Process.Kill()
+		<-done
+		lw.Close()
+		if l == "" {
+			l = "exited before it was ready"
+		}
+		return nil, fmt.Errorf("idle supervisor %s: %s", bin, l)
+	}
+	is := &idleSupervisor{pid: cmd.Process.Pid, done: done, lifeline: lw}
+	is.sock, _ = idlePaths(r.state, is.pid)
+	path := is.sock
+	is.path.Store(&path)
+	conn, err := grpc.NewClient("passthrough:///supervisor",
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return dialUnix(ctx, *is.path.Load()) }),
+	)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		<-done
+		lw.Close()
+		return nil, fmt.Errorf("idle supervisor %s: %w", bin, err)
+	}
+	conn.Connect() // dial now, not on the hot path
+	is.conn, is.api = conn, runtimev1.NewRuntimeClient(conn)
+	return is, nil
+}
+
+// idlePaths mirrors supervisor.IdlePaths (this package does not import
+// the supervisor's).
+func idlePaths(state string, pid int) (sock, pidFile string) {
+	base := filepath.Join(state, "supervisors", "idle."+strconv.Itoa(pid))
+	return base + ".sock", base + ".pid"
+}
+
+// stopIdle ends an idle supervisor: SIGTERM, then SIGKILL if it lingers.
+func (r *Runtime) stopIdle(is *idleSupervisor) {
+	_ = is.conn.Close()
+	_ = is.lifeline.Close()
+	_ = syscall.Kill(is.pid, syscall.SIGTERM)
+	select {
+	case <-is.done:
+	case <-time.After(supervisorExitTimeout):
+		_ = syscall.Kill(is.pid, syscall.SIGKILL)
+		<-is.done
+	}
+	sock, pidFile := idlePaths(r.state, is.pid)
+	_ = os.Remove(sock)
+	_ = os.Remove(pidFile)
+}
+
+// Close shuts the idle supervisors down and spawns no more. Containers
+// and their supervisors keep running.
+func (r *Runtime) Close() error {
+	p := &r.idle
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.wg.Wait()
+	p.mu.Lock()
+	ready := p.ready
+	p.ready = map[string]*idleSupervisor{}
+	p.mu.Unlock()
+	for _, is := range ready {
+		r.stopIdle(is)
+	}
+	_ = os.Remove(filepath.Join(r.idleDir(), "idle.log"))
+	return nil
+}
+
+// CleanupIdle kills the idle supervisors a previous apiserver left (by
+// their pid files in <state>/supervisors) and removes their files. Call it
+// before the first create.
+func (r *Runtime) CleanupIdle() {
+	pidFiles, _ := filepath.Glob(filepath.Join(r.idleDir(), "idle.*.pid"))
+	for _, f := range pidFiles {
+		data, err := os.ReadFile(f)
+		pid, perr := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err == nil && perr == nil && pid > 1 {
+			r.killIdle(pid)
+		}
+		_ = os.Remove(f)
+		_ = os.Remove(strings.TrimSuffix(f, ".pid") + ".sock")
+	}
+	socks, _ := filepath.Glob(filepath.Join(r.idleDir(), "idle.*.sock"))
+	for _, s := range socks {
+		_ = os.Remove(s)
+	}
+}
+
+// killIdle SIGKILLs pid if it is an idle supervisor of this state dir.
+func (r *Runtime) killIdle(pid int) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || !bytes.Contains(cmdline, []byte("\x00--idle\x00")) || !bytes.Contains(cmdline, []byte("\x00"+r.state+"\x00")) {
+		return
+	}
+	p := &supervisorProcess{pid: pid, pidfd: fd}
+	if err := p.stop(0); err != nil && !errors.Is(err, unix.ESRCH) {
+		r.log.Warn("kill idle supervisor", "pid", pid, "err", err)
+	} else {
+		r.log.Warn("killed idle supervisor left by a previous apiserver", "pid", pid)
+	}
+}

@@ -1,0 +1,190 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	runtimev1 "github.com/berth/container/api/runtime/v1"
+	"github.com/berth/container/errdefs"
+	"github.com/berth/container/errdefs/errgrpc"
+)
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+// idleRuntime builds the supervisor and returns a Runtime over a short
+// temp dir that runs it, and the binary's path.
+func idleRuntime(t *testing.T) (*Runtime, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("builds and runs the supervisor")
+	}
+	dir, err := os.MkdirTemp("", "ctidle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "container-runtime-linux")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/berth/container/cmd/container-runtime-linux")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build supervisor: %v\n%s", err, out)
+	}
+	r := New(Opt{Root: filepath.Join(dir, "root"), State: filepath.Join(dir, "state"),
+		Lookup: func(string) (string, error) { return bin, nil },
+		Log:    slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	t.Cleanup(func() { _ = r.Close() })
+	return r, bin
+}
+
+// waitIdle waits until an idle supervisor of bin is ready.
+func waitIdle(t *testing.T, r *Runtime, bin string) *idleSupervisor {
+	t.Helper()
+	r.refill(bin)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		r.idle.mu.Lock()
+		is, broken := r.idle.ready[bin], r.idle.broken[bin]
+		r.idle.mu.Unlock()
+		if is != nil {
+			return is
+		}
+		if broken {
+			t.Fatal("idle supervisor failed to spawn")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatal("no idle supervisor after 20s")
+	return nil
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+func waitGone(t *testing.T, is *idleSupervisor) {
+	t.Helper()
+	select {
+	case <-is.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("supervisor %d still running", is.pid)
+	}
+}
+
+// TestIdleAdopt: an idle supervisor answers only Adopt, becomes the
+// container's supervisor at its usual socket, is deleted like a spawned
+// one, and another idle one is ready after it; Close ends that one.
+func TestIdleAdopt(t *testing.T) {
+	r, bin := idleRuntime(t)
+	is := waitIdle(t, r, bin)
+	if _, err := is.api.State(t.Context(), &runtimev1.StateRequest{}); !errdefs.IsFailedPrecondition(errgrpc.ToNative(err)) {
+		t.Fatalf("State before Adopt = %v, want FailedPrecondition", err)
+	}
+	if !r.adopt(t.Context(), bin, "c1", r.BundleDir("c1")) {
+		t.Fatal("adopt failed")
+	}
+	s, err := r.connect("c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.api.State(t.Context(), &runtimev1.StateRequest{})
+	if err != nil || st.GetStatus() != runtimev1.Status_STATUS_UNCREATED {
+		t.Fatalf("State after Adopt = %v, %v", st, err)
+	}
+	if _, err := s.api.Adopt(t.Context(), &runtimev1.AdoptRequest{Id: "c2", Bundle: r.BundleDir("c2"), State: r.StateDir("c2")}); !errdefs.IsFailedPrecondition(errgrpc.ToNative(err)) {
+		t.Fatalf("second Adopt = %v, want FailedPrecondition", err)
+	}
+	for _, f := range []string{"supervisor.sock", "supervisor.pid", "supervisor.log"} {
+		if _, err := os.Stat(filepath.Join(r.StateDir("c1"), f)); err != nil {
+			t.Errorf("after Adopt: %v", err)
+		}
+	}
+	if p := r.openSupervisor("c1"); p == nil || p.pid != is.pid {
+		t.Errorf("openSupervisor(c1) = %v, want pid %d", p, is.pid)
+	} else {
+		p.close()
+	}
+	next := waitIdle(t, r, bin)
+	if err := r.Delete(t.Context(), "c1"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	waitGone(t, is)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitGone(t, next)
+	if left, _ := filepath.Glob(filepath.Join(r.idleDir(), "*")); len(left) > 0 {
+		t.Errorf("left in %s after Close: %v", r.idleDir(), left)
+	}
+}
+
+// TestIdleAdoptFails: when the adoption fails (here: a socket already
+// listens in the state dir), the idle supervisor is ended and create falls
+// back to spawning; a plugin without --idle is spawned per container.
+func TestIdleAdoptFails(t *testing.T) {
+	r, bin := idleRuntime(t)
+	is := waitIdle(t, r, bin)
+	if err := os.MkdirAll(r.StateDir("busy"), 0o711); err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("unix", r.socket("busy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if r.adopt(t.Context(), bin, "busy", r.BundleDir("busy")) {
+		t.Fatal("adopt into a state dir with a live socket succeeded")
+	}
+	waitGone(t, is)
+
+	old := filepath.Join(filepath.Dir(bin), "old-plugin")
+	if err := os.WriteFile(old, []byte("#!/bin/sh\nexit 2\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r.refill(old)
+	r.idle.wg.Wait()
+	r.idle.mu.Lock()
+	broken := r.idle.broken[old]
+	r.idle.mu.Unlock()
+	if !broken || r.adopt(t.Context(), old, "x", r.BundleDir("x")) {
+		t.Fatalf("plugin without --idle: broken %v", broken)
+	}
+}
+
+// TestCleanupIdle: idle supervisors a previous apiserver left are killed
+// and their files removed; other processes are not touched.
+func TestCleanupIdle(t *testing.T) {
+	r, bin := idleRuntime(t)
+	is, err := r.spawnIdle(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer is.conn.Close()
+	// A pid file naming a process that is not an idle supervisor.
+	sleeper := exec.Command("sleep", "30")
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sleeper.Process.Kill(); _ = sleeper.Wait() }()
+	_, otherPid := idlePaths(r.state, sleeper.Process.Pid)
+	if err := os.WriteFile(otherPid, fmt.Appendf(nil, "%d\n", sleeper.Process.Pid), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	r2 := New(Opt{Root: r.root, State: r.state, Log: r.log})
+	r2.CleanupIdle()
+	waitGone(t, is)
+	if !alive(sleeper.Process.Pid) {
+		t.Error("CleanupIdle killed a process that is not an idle supervisor")
+	}
+	if left, err := filepath.Glob(filepath.Join(r.idleDir(), "idle.*.*")); err != nil || len(left) > 0 {
+		t.Errorf("left after CleanupIdle: %v %v", left, errors.Join(err))
+	}
+}
