@@ -62,15 +62,14 @@ type idlePool struct {
 func (r *Runtime) idleDir() string { return filepath.Join(r.state, "supervisors") }
 
 // adopt hands the container to an idle supervisor of bin and caches the
-// connection to it. It reports false when there was none or it failed; an
-// idle supervisor is then made ready for the next create.
+// connection to it. It reports false when there was none or it failed.
+// The caller refills the pool (refill) when its create is done.
 func (r *Runtime) adopt(ctx context.Context, bin, id, bundleDir string) bool {
 	p := &r.idle
 	p.mu.Lock()
 	is := p.ready[bin]
 	delete(p.ready, bin)
 	p.mu.Unlock()
-	defer r.refill(bin)
 	if is == nil {
 		return false
 	}

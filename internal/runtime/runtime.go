@@ -156,6 +156,9 @@ func (r *Runtime) create(ctx context.Context, id string, ts containers.TaskSpec,
 			return 0, err
 		}
 	}
+	// The next idle supervisor is spawned once this create is done, not
+	// while runc runs: on a small machine they would share the CPUs.
+	defer r.refill(bin)
 	if !r.adopt(ctx, bin, id, b.Dir) {
 		if err := r.spawn(ctx, bin, id, b.Dir); err != nil {
 			return 0, err
