@@ -6,8 +6,9 @@
 // state, rootfs mount, cgroups, leftover processes).
 //
 // It satisfies containers.Runtime. A supervisor outlives the apiserver, so
-// nothing here ties a supervisor's life to the apiserver's; connections are
-// cached and re-made on demand.
+// nothing here ties a container's supervisor's life to the apiserver's;
+// connections are cached and re-made on demand. Only the idle supervisor
+// kept ready to adopt the next container (idle.go) ends with the apiserver.
 package runtime
 
 import (
