@@ -31,7 +31,9 @@ const benchImage = "bench.local/busybox:1"
 // Environment: CONTAINER_BENCH=1, CONTAINER_BENCH_OUTPUT=<make build tree>,
 // CONTAINER_BENCH_RUNS (default 20: run --rm, 100 MiB stdout, logs),
 // CONTAINER_BENCH_BATCH_RUNS (default 5 rounds of 50 detached containers),
-// CONTAINER_BENCH_NOPODMAN=1 to leave podman out.
+// CONTAINER_BENCH_NOPODMAN=1 to leave podman out, CONTAINER_BENCH_NODOCKER=1
+// to leave docker out (a private dockerd is started when dockerd is
+// installed: its own data and exec roots, no bridge, no iptables rules).
 func TestContainersBench(t *testing.T) {
 	if os.Getenv("CONTAINER_BENCH") != "1" {
 		t.Skip("set CONTAINER_BENCH=1 (bench/containers.sh does)")
@@ -86,6 +88,7 @@ func TestContainersBench(t *testing.T) {
 
 	ref := b.prepareRunc()
 	pod := b.preparePodman(archive)
+	dock := b.prepareDocker(archive)
 
 	// run --rm true.
 	ctrRun := []string{"run", "--rm", "--network", "none", benchImage, "true"}
@@ -96,6 +99,11 @@ func TestContainersBench(t *testing.T) {
 	if pod != nil {
 		engines = append(engines, engine{"podman", func(int) {
 			pod.run("run", "--rm", "--network", "none", "--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024", benchImage, "true")
+		}})
+	}
+	if dock != nil {
+		engines = append(engines, engine{"docker", func(int) {
+			dock.run("run", "--rm", "--network", "none", benchImage, "true")
 		}})
 	}
 	runTimes := interleave(runs, engines)
@@ -199,6 +207,9 @@ func TestContainersBench(t *testing.T) {
 	if pod != nil {
 		rows = append(rows, row{"run --rm true (vs podman)", ms(median(runTimes["container"])), "podman run --rm", ms(median(runTimes["podman"])), 1.0, "ms"})
 	}
+	if dock != nil {
+		rows = append(rows, row{"run --rm true (vs docker)", ms(median(runTimes["container"])), "docker run --rm", ms(median(runTimes["docker"])), 1.0, "ms"})
+	}
 	rows = append(rows,
 		row{"50 detached start+rm (2 workers)", ms(median(batchTimes["container"])), "runc run -d/delete -f", ms(median(batchTimes["runc"])), 1.5, "ms"},
 		row{"supervisor PSS, 1 of 10 running", onePSS / 1024, "target", 1, 0, "MiB"},
@@ -220,7 +231,9 @@ func TestContainersBench(t *testing.T) {
 	if pod == nil {
 		report.WriteString("podman: not installed, left out\n")
 	}
-	report.WriteString("docker: no engine on this machine (docker CLI only), left out\n")
+	if dock == nil {
+		report.WriteString("docker: dockerd not installed, left out\n")
+	}
 	fmt.Print(report.String())
 	resDir := filepath.Join(filepath.Dir(out), "bench", "results")
 	if err := os.MkdirAll(resDir, 0o755); err == nil {
@@ -543,6 +556,69 @@ func (b *bencher) preparePodman(archive string) *podmanRef {
 		_ = exec.Command(bin, append(pr.args, "system", "reset", "-f")...).Run()
 	})
 	return pr
+}
+
+// dockerRef is a private dockerd: data and exec roots under the bench's
+// directory, no bridge, no iptables rules, its own containerd.
+type dockerRef struct {
+	t    *testing.T
+	bin  string
+	args []string
+}
+
+func (b *bencher) prepareDocker(archive string) *dockerRef {
+	t := b.t
+	if os.Getenv("CONTAINER_BENCH_NODOCKER") == "1" {
+		return nil
+	}
+	dockerd, err := exec.LookPath("dockerd")
+	if err != nil {
+		return nil
+	}
+	bin, err := exec.LookPath("docker")
+	if err != nil {
+		return nil
+	}
+	p := filepath.Join(b.dir, "docker")
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sock := "unix://" + filepath.Join(p, "docker.sock")
+	logs, err := os.Create(filepath.Join(p, "dockerd.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(dockerd, "--data-root", filepath.Join(p, "data"), "--exec-root", filepath.Join(p, "exec"),
+		"--pidfile", filepath.Join(p, "dockerd.pid"), "-H", sock, "--bridge=none", "--iptables=false",
+		"--ip-masq=false", "--ip-forward=false", "--userland-proxy=false", "--cgroup-parent", "containerbench-docker")
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	dr := &dockerRef{t: t, bin: bin, args: []string{"-H", sock}}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		logs.Close()
+		removeCgroups("containerbench-docker")
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for exec.Command(bin, append(dr.args, "info")...).Run() != nil {
+		if time.Now().After(deadline) {
+			log, _ := os.ReadFile(logs.Name())
+			t.Fatalf("private dockerd did not answer within 30s:\n%s", log)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	dr.run("load", "-q", "-i", archive)
+	return dr
+}
+
+func (d *dockerRef) run(args ...string) {
+	cmd := exec.Command(d.bin, append(d.args, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		d.t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
 }
 
 func (p *podmanRef) run(args ...string) {
