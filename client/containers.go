@@ -209,18 +209,7 @@ func (c *Client) WaitContainer(ctx context.Context, id string) (ExitStatus, erro
 func (c *Client) ContainerLogs(ctx context.Context, id string, opts LogOptions, fn func(LogEntry) error) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	req := &containersv1.LogsRequest{Id: id, Follow: opts.Follow}
-	if opts.Tail >= 0 {
-		tail := int64(opts.Tail)
-		req.Tail = &tail
-	}
-	if !opts.Since.IsZero() {
-		req.Since = timestamppb.New(opts.Since)
-	}
-	if !opts.Until.IsZero() {
-		req.Until = timestamppb.New(opts.Until)
-	}
-	stream, err := c.containers().Logs(ctx, req)
+	stream, err := c.containers().Logs(ctx, logsRequest(id, opts))
 	if err != nil {
 		return err
 	}

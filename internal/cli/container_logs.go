@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -38,9 +39,11 @@ func (a *App) newContainerLogsCommand() *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			return c.ContainerLogs(cmd.Context(), args[0], opts, func(e client.LogEntry) error {
-				return writeEntry(a.Stdout, a.Stderr, e, timestamps)
-			})
+			err = a.writeLogs(cmd.Context(), c, args[0], opts, timestamps)
+			if errors.Is(err, client.ErrOutputClosed) {
+				return &ExitError{Code: exitSIGPIPE} // as if SIGPIPE ended us
+			}
+			return err
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep streaming output until the container stops")

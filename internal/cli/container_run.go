@@ -95,9 +95,7 @@ func (a *App) runForeground(ctx context.Context, c *client.Client, id string, rm
 		tail = 0
 	}
 	go func() {
-		logsDone <- c.ContainerLogs(logsCtx, id, client.LogOptions{Follow: true, Tail: tail}, func(e client.LogEntry) error {
-			return writeEntry(a.Stdout, a.Stderr, e, false)
-		})
+		logsDone <- a.writeLogs(logsCtx, c, id, client.LogOptions{Follow: true, Tail: tail}, false)
 	}()
 	if _, err := c.StartContainer(ctx, id); err != nil {
 		cancelLogs()
@@ -113,6 +111,11 @@ wait:
 				fmt.Fprintf(a.Stderr, "forward %v: %v\n", s, err)
 			}
 		case logsErr = <-logsDone:
+			if errors.Is(logsErr, client.ErrOutputClosed) {
+				// Our stdout's reader is gone: end as a CLI writing
+				// itself would have, by SIGPIPE, leaving the container.
+				return &ExitError{Code: exitSIGPIPE}
+			}
 			break wait
 		case <-ctx.Done():
 			return context.Cause(ctx)
@@ -141,6 +144,25 @@ func signalName(s os.Signal) string {
 		return "INT"
 	}
 	return "TERM"
+}
+
+// exitSIGPIPE is the status a shell reports for a process killed by SIGPIPE.
+const exitSIGPIPE = 128 + int(syscall.SIGPIPE)
+
+// writeLogs writes the container's selected output to the App's stdout and
+// stderr. When both are files (a terminal, pipe or file) and no timestamps
+// are asked for, the apiserver gets the descriptors and writes to them
+// itself (client.ContainerLogsTo): the output does not pass through the
+// CLI. Otherwise it comes over the gRPC stream.
+func (a *App) writeLogs(ctx context.Context, c *client.Client, id string, opts client.LogOptions, timestamps bool) error {
+	if stdout, ok := a.Stdout.(*os.File); ok && !timestamps {
+		if stderr, ok := a.Stderr.(*os.File); ok {
+			return c.ContainerLogsTo(ctx, id, opts, stdout, stderr)
+		}
+	}
+	return c.ContainerLogs(ctx, id, opts, func(e client.LogEntry) error {
+		return writeEntry(a.Stdout, a.Stderr, e, timestamps)
+	})
 }
 
 // writeEntry writes one log entry (one or more lines) to stdout or

@@ -35,9 +35,10 @@ type containersDeps struct {
 // wireContainers builds the containers service over metadata, images,
 // snapshots and the supervisors, reattaches to the containers that ran
 // before this apiserver started, registers the harness, and starts the
-// service's background loop. The returned func stops the loop and the idle
+// service's background loop. It returns the service (the apiserver socket's
+// outfd requests use it) and a func that stops the loop and the idle
 // supervisors (containers keep running).
-func wireContainers(ctx context.Context, srv *grpc.Server, cfg Config, deps containersDeps, log *slog.Logger) (func() error, error) {
+func wireContainers(ctx context.Context, srv *grpc.Server, cfg Config, deps containersDeps, log *slog.Logger) (*containers.Service, func() error, error) {
 	rt := runtime.New(runtime.Opt{
 		Root: cfg.Root, State: cfg.State, InstallRoot: cfg.InstallRoot,
 		Lookup: deps.LookupRuntime, OCIRuntime: deps.Runtime.OCI,
@@ -61,7 +62,7 @@ func wireContainers(ctx context.Context, srv *grpc.Server, cfg Config, deps cont
 		defer close(done)
 		_ = svc.Run(runCtx)
 	}()
-	return func() error {
+	return svc, func() error {
 		cancel(fmt.Errorf("apiserver stopping"))
 		<-done
 		return rt.Close() // the idle supervisors; containers keep running

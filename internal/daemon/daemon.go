@@ -114,7 +114,7 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 		return err
 	}
 	closers = append(closers, closeImages)
-	closeContainers, err := wireContainers(ctx, srv, cfg, containersDeps{Records: records, Images: imgs, Snapshots: snaps,
+	ctrs, closeContainers, err := wireContainers(ctx, srv, cfg, containersDeps{Records: records, Images: imgs, Snapshots: snaps,
 		LookupRuntime: runtimeLookup(pm), Runtime: loaded.Config.Runtime, Logs: loaded.Config.Logs}, log)
 	if err != nil {
 		return err
@@ -131,6 +131,8 @@ func Run(ctx context.Context, cfg Config) (retErr error) {
 		// srv.Serve owns ln from here; closing it twice is harmless.
 		closers = append(closers, func() error { _ = ln.Close(); return nil })
 	}
+	// Output requests (package outfd) share the socket with gRPC.
+	ln = server.OutputListener(ln, server.OutputOpt{Containers: ctrs, Policy: policy, Log: log})
 
 	pidFile := filepath.Join(cfg.State, "apiserver.pid")
 	// Atomic: `container system stop` may read it while it is written.

@@ -123,6 +123,13 @@ func (s *containersServer) Wait(ctx context.Context, req *containersv1.WaitReque
 }
 
 func (s *containersServer) Logs(req *containersv1.LogsRequest, stream grpc.ServerStreamingServer[containersv1.LogEntry]) error {
+	return s.svc.Logs(stream.Context(), req.GetId(), logOptionsFromProto(req), func(e containers.LogEntry) error {
+		return stream.Send(&containersv1.LogEntry{Stream: e.Stream, Data: e.Data, Time: timestamppb.New(e.Time)})
+	})
+}
+
+// logOptionsFromProto converts a logs request (gRPC's or outfd's).
+func logOptionsFromProto(req *containersv1.LogsRequest) containers.LogOptions {
 	opts := containers.LogOptions{Follow: req.GetFollow(), Tail: -1}
 	if req.Tail != nil && req.GetTail() >= 0 {
 		opts.Tail = int(min(req.GetTail(), 1<<30))
@@ -133,9 +140,7 @@ func (s *containersServer) Logs(req *containersv1.LogsRequest, stream grpc.Serve
 	if req.Until != nil {
 		opts.Until = req.GetUntil().AsTime()
 	}
-	return s.svc.Logs(stream.Context(), req.GetId(), opts, func(e containers.LogEntry) error {
-		return stream.Send(&containersv1.LogEntry{Stream: e.Stream, Data: e.Data, Time: timestamppb.New(e.Time)})
-	})
+	return opts
 }
 
 func (s *containersServer) Prune(ctx context.Context, _ *containersv1.PruneRequest) (*containersv1.PruneResponse, error) {
