@@ -39,8 +39,9 @@ func (a *App) newContainerAttachCommand() *cobra.Command {
 
 // runAttached connects the container's stdio to ours (stdin only when
 // stdin; a terminal when the container has one), starting it first when
-// start, and once its output ends returns its exit code as an ExitError,
-// deleting it first when rm. Without a raw terminal SIGINT and SIGTERM are
+// start, and once its output ends returns its exit code as an ExitError
+// (a --rm container is removed by the apiserver; rm only says whether a
+// failed start deletes it here). Without a raw terminal SIGINT and SIGTERM are
 // forwarded to the container, as a foreground `run` does.
 func (a *App) runAttached(ctx context.Context, c *client.Client, ctr client.Container, start, stdin, rm bool) error {
 	opts := client.AttachOptions{Start: start, Stdout: a.Stdout, Stderr: a.Stderr}
@@ -81,14 +82,10 @@ func (a *App) runAttached(ctx context.Context, c *client.Client, ctr client.Cont
 		}
 		return err
 	}
+	// A --rm container (AutoRemove) is gone when this returns.
 	st, err := c.WaitContainer(ctx, ctr.ID)
 	if err != nil {
 		return err
-	}
-	if rm {
-		if _, err := c.DeleteContainer(context.WithoutCancel(ctx), ctr.ID, true); err != nil {
-			return err
-		}
 	}
 	if st.Error != "" {
 		fmt.Fprintf(a.Stderr, "container %s: %s\n", ctr.ID, st.Error)

@@ -222,8 +222,9 @@ func (a *App) createContainer(ctx context.Context, c *client.Client, f *createFl
 		return client.Container{}, err
 	}
 	sp.AutoRemove = autoRemove
-	// --rm, also in the foreground where the CLI deletes: the layer is
-	// thrown away, so it need not be synced to disk at unmount.
+	// --rm: the layer is thrown away, so it need not be synced to disk at
+	// unmount, and the apiserver keeps the container's state changes in
+	// memory.
 	sp.Ephemeral = f.rm
 	cid, err := openCIDFile(f.cidfile)
 	if err != nil {

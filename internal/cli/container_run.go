@@ -33,7 +33,9 @@ func (a *App) newContainerRunCommand() *cobra.Command {
 				return err
 			}
 			defer c.Close()
-			ctr, err := a.createContainer(ctx, c, &f, cmd.Flags(), args, f.rm && detach)
+			// --rm: the apiserver removes the container when it exits, and
+			// answers Wait once it is gone (no Delete of our own).
+			ctr, err := a.createContainer(ctx, c, &f, cmd.Flags(), args, f.rm)
 			if err != nil {
 				return err
 			}
@@ -121,14 +123,10 @@ wait:
 			return context.Cause(ctx)
 		}
 	}
+	// With --rm this returns once the apiserver has removed the container.
 	st, err := c.WaitContainer(ctx, id)
 	if err != nil {
 		return errors.Join(logsErr, err)
-	}
-	if rm {
-		if _, err := c.DeleteContainer(context.WithoutCancel(ctx), id, true); err != nil {
-			return err
-		}
 	}
 	if st.Error != "" {
 		fmt.Fprintf(a.Stderr, "container %s: %s\n", id, st.Error)

@@ -51,6 +51,8 @@ type TaskSpec struct {
 // TaskState is what the supervisor reports about a container.
 type TaskState struct {
 	Running bool
+	// Created: Running, but its program has not been started yet.
+	Created bool
 	Pid     int
 	// Exit is set when the container has stopped.
 	Exit *Exit

@@ -125,6 +125,9 @@ func (s *Service) recoverOne(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	if c.Spec.Ephemeral {
+		return s.recoverEphemeral(ctx, c)
+	}
 	switch c.State.Status {
 	case StatusRemoving:
 		return s.removeLocked(ctx, c)
@@ -172,6 +175,39 @@ func (s *Service) recoverOne(ctx context.Context, id string) error {
 	close(t.done)
 	s.finalizeLocked(ctx, id, t, true)
 	return nil
+}
+
+// recoverEphemeral takes over an ephemeral container whose program still
+// runs and removes any other, as docker removes --rm containers at its
+// start: the durable record of an ephemeral container says "created"
+// until it is removed (records), so "not running now" is all that is
+// known of one that started, exited or was being removed. The caller
+// holds c's lock.
+func (s *Service) recoverEphemeral(ctx context.Context, c Container) error {
+	if c.State.Status != StatusRemoving {
+		st, err := s.runtime.State(ctx, c.ID)
+		switch {
+		case err == nil && st.Running && !st.Created:
+			if c.State.Status != StatusRunning {
+				c.State = State{Status: StatusRunning, Pid: st.Pid, RestartCount: c.State.RestartCount}
+				if err := s.store.Update(ctx, c); err != nil {
+					return err
+				}
+			}
+			t := &task{done: make(chan struct{})}
+			s.mu.Lock()
+			s.tasks[c.ID] = t
+			s.mu.Unlock()
+			s.watch(c.ID, t)
+			s.log.InfoContext(ctx, "container reattached", "container", c.ID, "pid", st.Pid)
+			return nil
+		case err == nil, errdefs.IsNotFound(err), errdefs.IsUnavailable(err):
+		default:
+			return err
+		}
+	}
+	s.log.InfoContext(ctx, "removing an ephemeral container that no longer runs", "container", c.ID)
+	return s.removeLocked(ctx, c)
 }
 
 // Run owns the service's background work (exit monitors, restarts) until

@@ -44,6 +44,11 @@ type Service struct {
 	tasks    map[string]*task         // running containers being watched
 	changed  map[string]chan struct{} // closed and replaced on every state change
 	creating map[string]bool          // ids reserved by a Create in progress
+	// removals are the auto-removals under way or just done (Wait), and
+	// following counts the log followers of each container (Logs), whom
+	// an auto-removal lets drain first.
+	removals  map[string]*removal
+	following map[string]int
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -69,9 +74,10 @@ func New(opt Opt) *Service {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Service{
-		store: opt.Store, images: opt.Images, snapshots: opt.Snapshots, runtime: opt.Runtime,
+		store: newRecords(opt.Store), images: opt.Images, snapshots: opt.Snapshots, runtime: opt.Runtime,
 		log: log, defRT: rt,
 		tasks: map[string]*task{}, changed: map[string]chan struct{}{}, creating: map[string]bool{},
+		removals: map[string]*removal{}, following: map[string]int{},
 		closing: make(chan struct{}),
 	}
 }
@@ -234,6 +240,9 @@ func (s *Service) Create(ctx context.Context, name string, spec Spec) (_ Contain
 	if err := s.store.Create(ctx, c); err != nil {
 		return Container{}, err
 	}
+	s.mu.Lock()
+	delete(s.removals, id) // a removed container's of the same name
+	s.mu.Unlock()
 	s.log.InfoContext(ctx, "container created", "container", id, "image", img.Name)
 	return c, nil
 }
@@ -384,26 +393,105 @@ func (s *Service) finalizeLocked(ctx context.Context, id string, t *task, policy
 	}
 	c.State.OOMKilled = t.exit.OOMKilled
 	c.State.Error = t.exit.Error
+	var rm *removal
+	if c.Spec.AutoRemove {
+		// Registered before the exit is visible, so that no waiter sees
+		// the exit without the removal to wait for.
+		rm = s.startRemoval(id, c.State)
+	}
 	if err := s.store.Update(ctx, c); err != nil {
 		s.log.ErrorContext(ctx, "record exit", "container", id, "err", err)
 	}
 	s.log.InfoContext(ctx, "container exited", "container", id, "exit_code", c.State.ExitCode)
 	s.notify(id)
+	if rm != nil {
+		// Also after a stop or kill, as docker does; a Delete in progress
+		// (it holds the lock) removes it first, which is fine.
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.autoRemove(ctx, id, rm)
+		}()
+		return
+	}
 	if !policy {
 		return
 	}
 	if delay, ok := s.restartDelay(c); ok {
 		s.scheduleRestart(id, delay)
-		return
 	}
-	if c.Spec.AutoRemove && !c.State.StoppedByUser {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			if _, err := s.Delete(ctx, id, true); err != nil && !errdefs.IsNotFound(err) {
-				s.log.ErrorContext(ctx, "auto-remove", "container", id, "err", err)
-			}
-		}()
+}
+
+// removal is the auto-removal of a container that exited: Wait answers
+// its exit once the container is gone (docker's wait condition
+// "removed"), so that `run --rm` needs no Delete of its own.
+type removal struct {
+	state State
+	done  chan struct{} // closed when the removal has ended
+	err   error         // set before done is closed
+}
+
+// removalKept is how long a Wait may still ask for the exit of a
+// container that was removed automatically.
+const removalKept = time.Minute
+
+// followerDrain bounds how long an auto-removal waits for the container's
+// log followers to drain its log.
+const followerDrain = 10 * time.Second
+
+func (s *Service) startRemoval(id string, st State) *removal {
+	rm := &removal{state: st, done: make(chan struct{})}
+	s.mu.Lock()
+	s.removals[id] = rm
+	s.mu.Unlock()
+	return rm
+}
+
+func (s *Service) removalOf(id string) *removal {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.removals[id]
+}
+
+// autoRemove deletes the exited container id once its log followers are
+// done (they read the log the removal deletes), then answers its waiters.
+func (s *Service) autoRemove(ctx context.Context, id string, rm *removal) {
+	s.waitFollowers(id)
+	if _, err := s.Delete(ctx, id, true); err != nil && !errdefs.IsNotFound(err) {
+		s.log.ErrorContext(ctx, "auto-remove", "container", id, "err", err)
+		rm.err = fmt.Errorf("container %q exited but was not removed: %w", id, err)
+	}
+	close(rm.done)
+	s.notify(id)
+	time.AfterFunc(removalKept, func() {
+		s.mu.Lock()
+		if s.removals[id] == rm {
+			delete(s.removals, id)
+		}
+		s.mu.Unlock()
+	})
+}
+
+// waitFollowers returns once nobody follows id's log, or after followerDrain.
+func (s *Service) waitFollowers(id string) {
+	timer := time.NewTimer(followerDrain)
+	defer timer.Stop()
+	for {
+		ch := s.changes(id)
+		s.mu.Lock()
+		n := s.following[id]
+		s.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		select {
+		case <-ch:
+		case <-timer.C:
+			s.log.Warn("auto-remove: log followers still reading", "container", id, "followers", n)
+			return
+		case <-s.closing:
+			return
+		}
 	}
 }
 
@@ -603,15 +691,26 @@ func (s *Service) List(ctx context.Context, all bool) ([]Container, error) {
 }
 
 // Wait blocks until the container is stopped and returns its state. A
-// created container is waited for through its coming run.
+// created container is waited for through its coming run. A container
+// that is removed automatically (Spec.AutoRemove) is waited for until it
+// is gone; its exit is still answered for removalKept after.
 func (s *Service) Wait(ctx context.Context, ref string) (State, error) {
 	c, err := s.Resolve(ctx, ref)
 	if err != nil {
+		if rm := s.removalOf(ref); rm != nil && errdefs.IsNotFound(err) {
+			return rm.wait(ctx)
+		}
 		return State{}, err
 	}
+	id := c.ID
 	for {
-		ch := s.changes(c.ID)
-		c, err = s.store.Get(ctx, c.ID)
+		ch := s.changes(id)
+		c, err = s.store.Get(ctx, id)
+		if err != nil || c.State.Status == StatusStopped || c.State.Status == StatusRemoving {
+			if rm := s.removalOf(id); rm != nil {
+				return rm.wait(ctx)
+			}
+		}
 		if err != nil {
 			return State{}, err
 		}
@@ -629,6 +728,32 @@ func (s *Service) Wait(ctx context.Context, ref string) (State, error) {
 	}
 }
 
+func (rm *removal) wait(ctx context.Context) (State, error) {
+	select {
+	case <-rm.done:
+		return rm.state, rm.err
+	case <-ctx.Done():
+		return State{}, context.Cause(ctx)
+	}
+}
+
+// waitStopped returns once id is stopped, being removed or gone, or when
+// ctx ends; a created container is waited for through its coming run.
+func (s *Service) waitStopped(ctx context.Context, id string) {
+	for {
+		ch := s.changes(id)
+		c, err := s.store.Get(ctx, id)
+		if err != nil || (c.State.Status != StatusCreated && c.State.Status != StatusRunning) {
+			return
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
 // Logs calls fn for every selected log entry of the container. With
 // opts.Follow it returns once the container has stopped and its log is
 // drained, or when ctx ends.
@@ -639,10 +764,21 @@ func (s *Service) Logs(ctx context.Context, ref string, opts LogOptions, fn func
 	}
 	stopped := make(chan struct{})
 	if opts.Follow {
+		s.mu.Lock()
+		s.following[c.ID]++
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			if s.following[c.ID]--; s.following[c.ID] <= 0 {
+				delete(s.following, c.ID)
+			}
+			s.mu.Unlock()
+			s.notify(c.ID) // an auto-removal may wait for this follower
+		}()
 		wctx, cancel := context.WithCancel(ctx)
 		go func() {
 			defer close(stopped)
-			_, _ = s.Wait(wctx, c.ID)
+			s.waitStopped(wctx, c.ID)
 		}()
 		defer func() { cancel(); <-stopped }() // the watcher ends with the call
 	} else {

@@ -124,6 +124,10 @@ type fakeRuntime struct {
 	ignoreTerm bool
 	failCreate bool
 	kills      []syscall.Signal
+	// states answers State (default: no supervisor); drain, when set,
+	// holds a following Logs after the container stopped until closed.
+	states map[string]TaskState
+	drain  chan struct{}
 }
 
 func (r *fakeRuntime) Create(_ context.Context, id string, _ TaskSpec) error {
@@ -182,7 +186,12 @@ func (r *fakeRuntime) Wait(ctx context.Context, id string) (Exit, error) {
 		return Exit{}, ctx.Err()
 	}
 }
-func (r *fakeRuntime) State(context.Context, string) (TaskState, error) {
+func (r *fakeRuntime) State(_ context.Context, id string) (TaskState, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if st, ok := r.states[id]; ok {
+		return st, nil
+	}
 	return TaskState{}, errdefs.ErrNotFound
 }
 func (r *fakeRuntime) Delete(_ context.Context, id string) error {
@@ -192,7 +201,17 @@ func (r *fakeRuntime) Delete(_ context.Context, id string) error {
 	return nil
 }
 func (r *fakeRuntime) Remove(ctx context.Context, id string) error { return r.Delete(ctx, id) }
-func (r *fakeRuntime) Logs(context.Context, string, LogOptions, <-chan struct{}, func(LogEntry) error) error {
+func (r *fakeRuntime) Logs(ctx context.Context, _ string, opts LogOptions, stopped <-chan struct{}, _ func(LogEntry) error) error {
+	if !opts.Follow || r.drain == nil {
+		return nil
+	}
+	for _, ch := range []<-chan struct{}{stopped, r.drain} {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	return nil
 }
 

@@ -188,3 +188,37 @@ func TestCleanupIdle(t *testing.T) {
 		t.Errorf("left after CleanupIdle: %v %v", left, errors.Join(err))
 	}
 }
+
+// TestIdleRefillLater: the refill a create asks for waits (refillLater),
+// is started by a removal (refillPending), and a create that finds none
+// ready while one is due or on its way takes that one instead of
+// spawning.
+func TestIdleRefillLater(t *testing.T) {
+	r, bin := idleRuntime(t)
+	r.refillLater(bin)
+	r.idle.mu.Lock()
+	due, spawning := r.idle.later[bin] != nil, r.idle.spawning[bin] != nil
+	r.idle.mu.Unlock()
+	if !due || spawning {
+		t.Fatalf("after refillLater: due %v, spawning %v; want due only", due, spawning)
+	}
+	r.refillPending()
+	is := waitIdle(t, r, bin)
+	r.idle.mu.Lock()
+	due = r.idle.later[bin] != nil
+	r.idle.mu.Unlock()
+	if due {
+		t.Fatal("refill still due after refillPending")
+	}
+	// Taken: the next refill is due; a create takes it as soon as it is up.
+	if got := r.takeIdle(t.Context(), bin); got != is {
+		t.Fatalf("takeIdle = %v, want the ready one", got)
+	}
+	r.refillLater(bin)
+	next := r.takeIdle(t.Context(), bin)
+	if next == nil || next == is {
+		t.Fatalf("takeIdle with a refill due = %v, want a new idle supervisor", next)
+	}
+	r.stopIdle(is)
+	r.stopIdle(next)
+}

@@ -84,8 +84,7 @@ func New(opt Opt) *Runtime {
 		lookup: opt.Lookup, oci: opt.OCIRuntime, log: opt.Log,
 		logMax: &runtimev1.LogConfig{MaxSize: opt.LogMaxSize, MaxFiles: int32(opt.LogMaxFiles)},
 		conns:  map[string]*supervisor{},
-		idle: idlePool{ready: map[string]*idleSupervisor{}, spawning: map[string]bool{},
-			broken: map[string]bool{}},
+		idle:   newIdlePool(),
 	}
 	if r.oci == "" {
 		r.oci = "runc"
@@ -158,8 +157,9 @@ func (r *Runtime) create(ctx context.Context, id string, ts containers.TaskSpec,
 		}
 	}
 	// The next idle supervisor is spawned once this create is done, not
-	// while runc runs: on a small machine they would share the CPUs.
-	defer r.refill(bin)
+	// while runc runs, and once the container is removed if that comes
+	// soon (refillLater): on a small machine they would share the CPUs.
+	defer r.refillLater(bin)
 	if !r.adopt(ctx, bin, id, b.Dir) {
 		if err := r.spawn(ctx, bin, id, b.Dir); err != nil {
 			return 0, err
@@ -385,7 +385,8 @@ func (r *Runtime) State(ctx context.Context, id string) (containers.TaskState, e
 		if serr == nil {
 			switch resp.GetStatus() {
 			case runtimev1.Status_STATUS_RUNNING, runtimev1.Status_STATUS_CREATED:
-				return containers.TaskState{Running: true, Pid: int(resp.GetPid())}, nil
+				created := resp.GetStatus() == runtimev1.Status_STATUS_CREATED
+				return containers.TaskState{Running: true, Created: created, Pid: int(resp.GetPid())}, nil
 			case runtimev1.Status_STATUS_STOPPED:
 				e := fromExit(resp.GetExit())
 				return containers.TaskState{Exit: &e}, nil
@@ -458,6 +459,7 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 	if err := os.RemoveAll(r.StateDir(id)); err != nil {
 		errs = append(errs, fmt.Errorf("remove state of %q: %w", id, err))
 	}
+	r.refillPending()
 	return errors.Join(errs...)
 }
 

@@ -1,0 +1,221 @@
+package containers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/berth/container/errdefs"
+)
+
+// TestEphemeralStateInMemory: an ephemeral container's durable record
+// stays "created" while the service shows it running and stopped; its
+// removal deletes both. A plain container's changes are all durable.
+func TestEphemeralStateInMemory(t *testing.T) {
+	s, st, sn, rt := newTestService(t)
+	ctx := t.Context()
+	eph, err := s.Create(ctx, "eph", Spec{Image: "busybox", Ephemeral: true, StopTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := s.Create(ctx, "plain", Spec{Image: "busybox", StopTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{eph.ID, plain.ID} {
+		if _, err := s.Start(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	durable := func(id string) Status {
+		c, err := st.Get(ctx, id)
+		if err != nil {
+			t.Fatalf("durable record of %s: %v", id, err)
+		}
+		return c.State.Status
+	}
+	if got, _ := s.Get(ctx, "eph"); got.State.Status != StatusRunning || durable("eph") != StatusCreated {
+		t.Fatalf("started: shown %s, durable %s; want running, created", got.State.Status, durable("eph"))
+	}
+	if durable("plain") != StatusRunning {
+		t.Fatalf("plain started: durable %s", durable("plain"))
+	}
+	cs, err := s.List(ctx, false)
+	if err != nil || len(cs) != 2 {
+		t.Fatalf("List running = %d containers, %v; want both", len(cs), err)
+	}
+	rt.exit("eph", 4)
+	if got, err := s.Wait(ctx, "eph"); err != nil || got.ExitCode != 4 || got.Status != StatusStopped {
+		t.Fatalf("Wait = %+v, %v", got, err)
+	}
+	if durable("eph") != StatusCreated {
+		t.Fatalf("exited: durable %s, want created", durable("eph"))
+	}
+	if _, err := s.Delete(ctx, "eph", false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get(ctx, "eph"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("Get after delete = %v", err)
+	}
+	if _, err := st.Get(ctx, "eph"); !errors.Is(err, errdefs.ErrNotFound) || sn.keys[snapshotKey("eph")] {
+		t.Fatalf("durable record (%v) or snapshot left after delete", err)
+	}
+	rt.exit("plain", 0)
+	if _, err := s.Wait(ctx, "plain"); err != nil || durable("plain") != StatusStopped {
+		t.Fatalf("plain exited: durable %s, %v", durable("plain"), err)
+	}
+}
+
+// TestRecoverEphemeral: after a restart (a new Service over the same
+// store: the in-memory states are gone) an ephemeral container whose
+// program runs is taken over and shown running; one that exited, one
+// whose supervisor is gone, one created and never started and one only
+// created in its supervisor are removed with their snapshots. Plain
+// containers are recovered as before.
+func TestRecoverEphemeral(t *testing.T) {
+	s, st, sn, _ := newTestService(t)
+	ctx := t.Context()
+	for _, name := range []string{"runs", "exited", "gone", "new", "half", "plain"} {
+		if _, err := s.Create(ctx, name, Spec{Image: "busybox", Ephemeral: name != "plain", StopTimeout: -1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, name := range []string{"runs", "exited", "gone", "plain"} {
+		if _, err := s.Start(ctx, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close() // the apiserver goes away; containers keep running
+
+	rt2 := &fakeRuntime{procs: map[string]chan Exit{"runs": make(chan Exit, 1), "plain": make(chan Exit, 1)},
+		states: map[string]TaskState{
+			"runs":   {Running: true, Pid: 42},
+			"exited": {Exit: &Exit{Code: 3, ExitedAt: time.Now()}},
+			"half":   {Running: true, Created: true, Pid: 43},
+			"plain":  {Running: true, Pid: 44},
+		}}
+	s2 := New(Opt{Store: st, Images: fakeImages{}, Snapshots: sn, Runtime: rt2,
+		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	t.Cleanup(s2.Close)
+	if err := s2.Recover(ctx); err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
+	for _, name := range []string{"exited", "gone", "new", "half"} {
+		if _, err := s2.Get(ctx, name); !errors.Is(err, errdefs.ErrNotFound) {
+			t.Errorf("%s after Recover: %v, want removed", name, err)
+		}
+		if sn.keys[snapshotKey(name)] {
+			t.Errorf("snapshot of %s left", name)
+		}
+	}
+	for _, name := range []string{"runs", "plain"} {
+		if c, err := s2.Get(ctx, name); err != nil || c.State.Status != StatusRunning {
+			t.Fatalf("%s after Recover: %+v, %v; want running", name, c.State, err)
+		}
+	}
+	// The taken-over container is watched: its exit is recorded.
+	rt2.exit("runs", 5)
+	if got, err := s2.Wait(ctx, "runs"); err != nil || got.ExitCode != 5 {
+		t.Fatalf("Wait after takeover = %+v, %v", got, err)
+	}
+}
+
+// TestAutoRemoveWait: Wait on a container that is removed automatically
+// answers its exit only once it is gone, also to a Wait that comes after
+// the removal; the removal waits for the log's followers to drain; a stop
+// removes it too.
+func TestAutoRemoveWait(t *testing.T) {
+	s, st, sn, rt := newTestService(t)
+	ctx := t.Context()
+	rt.drain = make(chan struct{})
+	c, err := s.Create(ctx, "", Spec{Image: "busybox", AutoRemove: true, Ephemeral: true, StopTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	following := make(chan error, 1)
+	go func() {
+		following <- s.Logs(ctx, c.ID, LogOptions{Follow: true, Tail: -1}, func(LogEntry) error { return nil })
+	}()
+	waited := make(chan State, 1)
+	go func() {
+		got, err := s.Wait(ctx, c.ID)
+		if err != nil {
+			t.Errorf("Wait: %v", err)
+		}
+		waited <- got
+	}()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		s.mu.Lock()
+		n := s.following[c.ID]
+		s.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the log follower never started")
+		}
+	}
+	if _, err := s.Start(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	rt.exit(c.ID, 7)
+	select {
+	case got := <-waited:
+		t.Fatalf("Wait answered %+v while a log follower still reads", got)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if _, err := s.Get(ctx, c.ID); err != nil {
+		t.Fatalf("removed while a log follower still reads: %v", err)
+	}
+	close(rt.drain)
+	if err := <-following; err != nil {
+		t.Fatalf("Logs: %v", err)
+	}
+	select {
+	case got := <-waited:
+		if got.ExitCode != 7 || got.Status != StatusStopped {
+			t.Fatalf("Wait = %+v", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Wait did not return after the removal")
+	}
+	if _, err := s.Get(ctx, c.ID); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("Get after Wait = %v, want NotFound", err)
+	}
+	if len(st.m) != 0 || len(sn.keys) != 0 {
+		t.Fatalf("left %v records and %v snapshots", st.m, sn.keys)
+	}
+	if got, err := s.Wait(ctx, c.ID); err != nil || got.ExitCode != 7 {
+		t.Fatalf("Wait after the removal = %+v, %v", got, err)
+	}
+
+	// Stopped by the user: removed as well.
+	rt.drain = nil
+	c2, err := s.Create(ctx, "stopped", Spec{Image: "busybox", AutoRemove: true, Ephemeral: true, StopTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, c2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stop(ctx, c2.ID, StopOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Wait(ctx, c2.ID); err != nil || got.ExitCode != 128+15 {
+		t.Fatalf("Wait after stop = %+v, %v", got, err)
+	}
+	if _, err := s.Get(ctx, c2.ID); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("stopped auto-remove container still there: %v", err)
+	}
+	// A new container of the same name is not taken for the removed one.
+	if _, err := s.Create(ctx, "stopped", Spec{Image: "busybox", StopTimeout: -1}); err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	if got, err := s.Wait(wctx, "stopped"); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Wait on a new created container = %+v, %v; want it to wait", got, err)
+	}
+}
