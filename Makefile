@@ -40,6 +40,8 @@ build:
 		CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(OUT)/libexec/container/plugins/$$p/bin/$$p ./cmd/$$p || exit 1; \
 		cp cmd/$$p/config.toml $(OUT)/libexec/container/plugins/$$p/config.toml; \
 	done
+	# The hibernated form of a supervisor, exec'd by it (internal/monitor).
+	CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD) -o $(OUT)/libexec/container/plugins/container-runtime-linux/bin/ ./cmd/container-runtime-monitor
 
 install: build
 	$(MAKE) install-only

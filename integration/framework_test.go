@@ -144,6 +144,12 @@ func buildOutput() (string, error) {
 			conf: conf,
 		})
 	}
+	// The supervisor's hibernated form, next to it (as the Makefile).
+	jobs = append(jobs, job{
+		dst:    filepath.Join(out, "libexec", "container", "plugins", "container-runtime-linux", "bin", "container-runtime-monitor"),
+		pkg:    "./cmd/container-runtime-monitor",
+		static: true,
+	})
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	for _, j := range jobs {
