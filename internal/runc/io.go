@@ -56,6 +56,12 @@ func NewPipeIO(uid, gid int, stdin bool) (_ *PipeIO, retErr error) {
 	return p, nil
 }
 
+// PipeIOFromFiles is the supervisor's side of a container's pipes made
+// earlier (by a supervisor that exec'd since): stdinW may be nil.
+func PipeIOFromFiles(stdinW, stdoutR, stderrR *os.File) *PipeIO {
+	return &PipeIO{stdinW: stdinW, stdoutR: stdoutR, stderrR: stderrR}
+}
+
 // StdoutReader is the read end of the container's stdout.
 func (p *PipeIO) StdoutReader() *os.File { return p.stdoutR }
 

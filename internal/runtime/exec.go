@@ -15,13 +15,24 @@ import (
 // returns once the supervisor has answered with the pid (which the first
 // Recv returns), so a process that cannot start fails here.
 func (r *Runtime) Exec(ctx context.Context, id string, p containers.ExecProcess) (containers.IO, error) {
+	for i := 0; ; i++ {
+		io, raced, err := r.exec(ctx, id, p)
+		if !raced || i == 3 {
+			return io, err
+		}
+	}
+}
+
+// exec is one attempt of Exec; raced reports a supervisor that refused it
+// because it was hibernating at that moment.
+func (r *Runtime) exec(ctx context.Context, id string, p containers.ExecProcess) (_ containers.IO, raced bool, _ error) {
 	s, err := r.connect(id)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	stream, err := s.api.Exec(ctx)
 	if err != nil {
-		return nil, errgrpc.ToNative(err)
+		return nil, false, errgrpc.ToNative(err)
 	}
 	first := &runtimev1.ExecInput{
 		Start: &runtimev1.ExecProcess{
@@ -33,18 +44,20 @@ func (r *Runtime) Exec(ctx context.Context, id string, p containers.ExecProcess)
 	if err := stream.Send(first); err != nil {
 		// The real reason comes with Recv.
 		if _, rerr := stream.Recv(); rerr != nil {
-			return nil, errgrpc.ToNative(rerr)
+			_, raced := hibernating(stream.Trailer())
+			return nil, raced, errgrpc.ToNative(rerr)
 		}
-		return nil, errgrpc.ToNative(err)
+		return nil, false, errgrpc.ToNative(err)
 	}
 	m, err := stream.Recv()
 	if err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, errgrpc.ToNative(io.ErrUnexpectedEOF)
+			return nil, false, errgrpc.ToNative(io.ErrUnexpectedEOF)
 		}
-		return nil, errgrpc.ToNative(err)
+		_, raced := hibernating(stream.Trailer())
+		return nil, raced, errgrpc.ToNative(err)
 	}
-	return &execIO{stream: stream, pending: &containers.Output{Pid: int(m.GetPid())}}, nil
+	return &execIO{stream: stream, pending: &containers.Output{Pid: int(m.GetPid())}}, false, nil
 }
 
 type execIO struct {
@@ -86,16 +99,27 @@ func (r *Runtime) Attach(ctx context.Context, id string) (containers.IO, error) 
 	if err != nil {
 		return nil, err
 	}
-	stream, err := s.api.Attach(ctx)
-	if err != nil {
-		return nil, errgrpc.ToNative(err)
+	for i := 0; ; i++ {
+		stream, err := s.api.Attach(ctx)
+		if err != nil {
+			return nil, errgrpc.ToNative(err)
+		}
+		// The supervisor sends the stream's headers once it has subscribed to
+		// the output: after this a Start cannot run ahead of the attachment.
+		// A supervisor that was hibernating at that moment refuses: again.
+		// (gRPC reports an error here as missing headers, with the
+		// trailer set.)
+		md, err := stream.Header()
+		if err != nil || md == nil {
+			if _, raced := hibernating(stream.Trailer()); raced && i < 3 {
+				continue
+			}
+		}
+		if err != nil {
+			return nil, errgrpc.ToNative(err)
+		}
+		return &attachIO{stream: stream}, nil
 	}
-	// The supervisor sends the stream's headers once it has subscribed to
-	// the output: after this a Start cannot run ahead of the attachment.
-	if _, err := stream.Header(); err != nil {
-		return nil, errgrpc.ToNative(err)
-	}
-	return &attachIO{stream: stream}, nil
 }
 
 type attachIO struct {

@@ -247,7 +247,7 @@ func (r *Runtime) spawnIdle(bin string) (*idleSupervisor, error) {
 	defer lr.Close()
 	cmd := exec.Command(bin, "serve", "--idle", "--state-root", r.state, "--lifeline-fd", "4",
 		"--runtime", r.oci, "--runtime-root", r.runcRoot())
-	cmd.Env = append(os.Environ(), "CONTAINER_STATE_ROOT="+r.state, "CONTAINER_APP_ROOT="+r.root, readyEnv+"=3")
+	cmd.Env = append(os.Environ(), "CONTAINER_STATE_ROOT="+r.state, "CONTAINER_APP_ROOT="+r.root, readyEnv+"=3", r.hibernateEnv())
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, logf
 	cmd.ExtraFiles = []*os.File{pw, lr}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -30,6 +30,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/metadata"
 
 	runtimev1 "github.com/berth/container/api/runtime/v1"
 	"github.com/berth/container/errdefs"
@@ -55,7 +56,11 @@ type Opt struct {
 	// logs.maxSize, logs.maxFiles); zero means the supervisor's defaults.
 	LogMaxSize  int64
 	LogMaxFiles int
-	Log         *slog.Logger
+	// HibernateAfter is how long a supervisor serves nothing but Wait
+	// before it hibernates (hibernate.go): 0 means
+	// DefaultHibernateAfter, negative never.
+	HibernateAfter time.Duration
+	Log            *slog.Logger
 }
 
 // Runtime manages supervisors. It is safe for concurrent use.
@@ -64,6 +69,7 @@ type Runtime struct {
 	lookup               func(string) (string, error)
 	oci                  string
 	logMax               *runtimev1.LogConfig
+	hibernateAfter       time.Duration
 	log                  *slog.Logger
 
 	mu    sync.Mutex
@@ -81,13 +87,16 @@ type supervisor struct {
 func New(opt Opt) *Runtime {
 	r := &Runtime{
 		root: opt.Root, state: opt.State, install: opt.InstallRoot,
-		lookup: opt.Lookup, oci: opt.OCIRuntime, log: opt.Log,
+		lookup: opt.Lookup, oci: opt.OCIRuntime, log: opt.Log, hibernateAfter: opt.HibernateAfter,
 		logMax: &runtimev1.LogConfig{MaxSize: opt.LogMaxSize, MaxFiles: int32(opt.LogMaxFiles)},
 		conns:  map[string]*supervisor{},
 		idle:   newIdlePool(),
 	}
 	if r.oci == "" {
 		r.oci = "runc"
+	}
+	if r.hibernateAfter == 0 {
+		r.hibernateAfter = DefaultHibernateAfter
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -215,7 +224,7 @@ func (r *Runtime) spawn(ctx context.Context, bin, id, bundleDir string) error {
 	}
 	defer pr.Close()
 	cmd := exec.Command(bin, args...)
-	cmd.Env = append(os.Environ(), "CONTAINER_STATE_ROOT="+r.state, "CONTAINER_APP_ROOT="+r.root, readyEnv+"=3")
+	cmd.Env = append(os.Environ(), "CONTAINER_STATE_ROOT="+r.state, "CONTAINER_APP_ROOT="+r.root, readyEnv+"=3", r.hibernateEnv())
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = devnull, devnull, logf
 	cmd.ExtraFiles = []*os.File{pw}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
@@ -270,6 +279,7 @@ func (r *Runtime) connect(id string) (*supervisor, error) {
 	conn, err := grpc.NewClient("passthrough:///supervisor",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return dialUnix(ctx, sock) }),
+		grpc.WithChainUnaryInterceptor(retryHibernating),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("supervisor of %q: %w", id, err)
@@ -330,17 +340,25 @@ func (r *Runtime) Kill(ctx context.Context, id string, sig syscall.Signal, all b
 
 // Wait blocks until the container exits. When the supervisor dies first,
 // the exit comes from exit.json, or carries an Error when there is none.
+// While the supervisor hibernates, Wait holds no call open (hibernate.go).
 func (r *Runtime) Wait(ctx context.Context, id string) (containers.Exit, error) {
 	s, err := r.connect(id)
 	if err == nil {
 		for {
 			var resp *runtimev1.WaitResponse
-			resp, err = s.api.Wait(ctx, &runtimev1.WaitRequest{})
+			var trailer metadata.MD
+			resp, err = s.api.Wait(ctx, &runtimev1.WaitRequest{}, grpc.Trailer(&trailer))
 			if err == nil {
 				return fromExit(resp.GetExit()), nil
 			}
 			if ctx.Err() != nil {
 				return containers.Exit{}, context.Cause(ctx)
+			}
+			if pid, ok := hibernating(trailer); ok {
+				if err := r.waitHibernated(ctx, id, pid); err != nil {
+					return containers.Exit{}, err
+				}
+				continue
 			}
 			err = errgrpc.ToNative(err)
 			if !errdefs.IsUnavailable(err) {

@@ -147,7 +147,19 @@ func (s *supervisor) execStart(ctx context.Context, p *runtimev1.ExecProcess, wi
 	if err != nil {
 		return nil, err
 	}
-	e.pid, e.exit = pid, s.reaper.WaitPid(pid)
+	// Counted until it exits: the supervisor does not hibernate meanwhile.
+	exited, exit := s.reaper.WaitPid(pid), make(chan runc.Exit, 1)
+	s.mu.Lock()
+	s.running++
+	s.mu.Unlock()
+	go func() {
+		ex := <-exited
+		s.mu.Lock()
+		s.running--
+		s.mu.Unlock()
+		exit <- ex
+	}()
+	e.pid, e.exit = pid, exit
 	if p.GetDetach() && logw != nil {
 		go func() {
 			var wg sync.WaitGroup

@@ -4,7 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"time"
 )
+
+// hibernateEnv sets the default of serve --hibernate-after.
+const hibernateEnv = "CONTAINER_SUPERVISOR_HIBERNATE_AFTER"
 
 // Main runs the supervisor binary's command line and returns the exit code.
 func Main(args []string, stderr io.Writer) int {
@@ -27,7 +32,15 @@ func Main(args []string, stderr io.Writer) int {
 		fs.BoolVar(&cfg.Idle, "idle", false, "wait without a container for Adopt (idle.go)")
 		fs.StringVar(&cfg.StateRoot, "state-root", "", "the apiserver's state dir (with --idle)")
 		fs.IntVar(&cfg.LifelineFD, "lifeline-fd", 0, "with --idle: exit when this pipe reads EOF")
+		fs.DurationVar(&cfg.HibernateAfter, "hibernate-after", 0, "hibernate after serving nothing but Wait for this long (0: never)")
+		fs.BoolVar(&cfg.Resume, "resume", false, "resume a hibernated supervisor (exec'd by "+MonitorBinary+")")
 		fs.BoolVar(&cfg.Foreground, "foreground", false, "do not daemonize (debugging)")
+		if v := os.Getenv(hibernateEnv); v != "" {
+			// The apiserver's setting (the flag wins): "0" never.
+			if d, err := time.ParseDuration(v); err == nil {
+				cfg.HibernateAfter = d
+			}
+		}
 		if err := fs.Parse(args[1:]); err != nil {
 			return 2
 		}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -43,6 +44,13 @@ type Config struct {
 	// LifelineFD (with Idle) is a pipe that reads EOF once the apiserver
 	// is gone; 0 for none.
 	LifelineFD int
+	// HibernateAfter lets the supervisor of a running container hibernate
+	// (hibernate.go) once it has served nothing but Wait for this long;
+	// 0 never.
+	HibernateAfter time.Duration
+	// Resume starts a supervisor that hibernated: its state is in
+	// <State>/hibernate.json and its socket is an inherited fd.
+	Resume bool
 }
 
 // Files in the state directory.
@@ -59,6 +67,9 @@ const (
 const readyEnv = "_CONTAINER_SUPERVISOR_READY_FD"
 
 func (c *Config) validate() error {
+	if c.Idle && c.Resume {
+		return fmt.Errorf("--idle and --resume: %w", errdefs.ErrInvalidArgument)
+	}
 	if c.Idle {
 		if c.ID != "" || !filepath.IsAbs(c.StateRoot) {
 			return fmt.Errorf("--idle takes an absolute --state-root and no --id: %w", errdefs.ErrInvalidArgument)
@@ -86,7 +97,7 @@ func Serve(cfg Config, stderr io.Writer) int {
 		}
 		return runChild(cfg, os.NewFile(uintptr(fd), "ready"))
 	}
-	if cfg.Foreground {
+	if cfg.Foreground || cfg.Resume {
 		return runChild(cfg, nil)
 	}
 	if err := daemonize(cfg); err != nil {
@@ -189,7 +200,17 @@ func runChild(cfg Config, ready *os.File) int {
 		return fail(fmt.Errorf("become child subreaper: %w", err))
 	}
 	sock, pidFile := filepath.Join(cfg.State, SocketFile), filepath.Join(cfg.State, PidFile)
-	if cfg.Idle {
+	var hv *handover // what a resumed supervisor was handed
+	var ul *net.UnixListener
+	if cfg.Resume {
+		var err error
+		if hv, err = readHandover(cfg.State); err != nil {
+			return fail(err)
+		}
+		if ul, err = resumeListener(hv.Listen); err != nil {
+			return fail(err)
+		}
+	} else if cfg.Idle {
 		sock, pidFile = IdlePaths(cfg.StateRoot, os.Getpid())
 		if err := os.MkdirAll(IdleDir(cfg.StateRoot), 0o711); err != nil {
 			return fail(fmt.Errorf("idle dir: %w", err))
@@ -206,27 +227,34 @@ func runChild(cfg Config, ready *os.File) int {
 			return fail(fmt.Errorf("supervisor for %q already listens on %s: %w", cfg.ID, sock, errdefs.ErrAlreadyExists))
 		}
 	}
-	if err := os.Remove(sock); err == nil {
-		log.Warn("removed stale socket")
+	if ul == nil {
+		if err := os.Remove(sock); err == nil {
+			log.Warn("removed stale socket")
+		}
+		l, err := listenUnix(sock)
+		if err != nil {
+			return fail(fmt.Errorf("listen: %w", err))
+		}
+		ul = l.(*net.UnixListener)
+		if err := os.Chmod(sock, 0o600); err != nil {
+			ul.Close()
+			return fail(err)
+		}
+		if err := writePid(pidFile); err != nil {
+			ul.Close()
+			return fail(err)
+		}
 	}
-	l, err := listenUnix(sock)
-	if err != nil {
-		return fail(fmt.Errorf("listen: %w", err))
-	}
-	if err := os.Chmod(sock, 0o600); err != nil {
-		l.Close()
-		return fail(err)
-	}
-	if err := writePid(pidFile); err != nil {
-		l.Close()
-		return fail(err)
-	}
+	l := &keepListener{UnixListener: ul}
 
 	signals := make(chan os.Signal, 32)
 	signal.Notify(signals, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT)
 	signal.Ignore(unix.SIGHUP, unix.SIGPIPE)
 
 	reaper := runc.NewReaper()
+	if cfg.Resume {
+		reaper.Reap() // what exited while hibernated sent its SIGCHLD to the monitor
+	}
 	self, err := os.Executable()
 	if err != nil {
 		l.Close()
@@ -246,7 +274,7 @@ func runChild(cfg Config, ready *os.File) int {
 			Log:        base.With("container", c.ID),
 		})
 	}
-	h := &server{}
+	h := &server{hib: newHibernation(cfg.HibernateAfter)}
 	var s *supervisor // nil while idle
 	var shutdown <-chan struct{}
 	var adopted chan adoption
@@ -261,6 +289,12 @@ func runChild(cfg Config, ready *os.File) int {
 	} else {
 		s = build(cfg)
 		h.s, shutdown = s, s.shutdownRequested()
+		if hv != nil {
+			if err := s.resume(hv); err != nil {
+				l.Close()
+				return fail(err)
+			}
+		}
 	}
 	adopt := func(a adoption) {
 		s, shutdown, sock, pidFile = a.s, a.s.shutdownRequested(), a.sock, a.pidFile
@@ -268,20 +302,38 @@ func runChild(cfg Config, ready *os.File) int {
 		log.Info("supervisor adopted", "pid", os.Getpid())
 	}
 
-	srv := grpc.NewServer(
-		grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
-			resp, err := h(ctx, req)
-			return resp, errgrpc.ToGRPC(err)
-		}, h.gateUnary),
-		grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
-			return errgrpc.ToGRPC(h(srv, ss))
-		}, h.gateStream),
-	)
-	runtimev1.RegisterRuntimeServer(srv, h)
+	newServer := func() *grpc.Server {
+		srv := grpc.NewServer(
+			grpc.ChainUnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+				resp, err := h(ctx, req)
+				return resp, errgrpc.ToGRPC(err)
+			}, h.gateUnary, h.hibernateUnary),
+			grpc.ChainStreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+				return errgrpc.ToGRPC(h(srv, ss))
+			}, h.gateStream, h.hibernateStream),
+		)
+		runtimev1.RegisterRuntimeServer(srv, h)
+		return srv
+	}
+	srv := newServer()
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(l) }()
 
-	log.Info("supervisor started", "pid", os.Getpid())
+	var hibernateTick <-chan time.Time
+	if cfg.HibernateAfter > 0 && !cfg.Idle {
+		if monitor := filepath.Join(filepath.Dir(self), MonitorBinary); fileExists(monitor) {
+			t := time.NewTicker(max(cfg.HibernateAfter/2, 10*time.Millisecond))
+			defer t.Stop()
+			hibernateTick = t.C
+		} else {
+			log.Warn("not hibernating: no " + MonitorBinary + " next to " + self)
+		}
+	}
+	if cfg.Resume {
+		log.Info("supervisor resumed", "pid", os.Getpid())
+	} else {
+		log.Info("supervisor started", "pid", os.Getpid())
+	}
 	if ready != nil {
 		fmt.Fprintln(ready, "ok")
 		ready.Close()
@@ -311,6 +363,20 @@ loop:
 			}
 		case a := <-adopted:
 			adopt(a)
+			if cfg.HibernateAfter > 0 && hibernateTick == nil {
+				if monitor := filepath.Join(filepath.Dir(self), MonitorBinary); fileExists(monitor) {
+					t := time.NewTicker(max(cfg.HibernateAfter/2, 10*time.Millisecond))
+					defer t.Stop()
+					hibernateTick = t.C
+				}
+			}
+		case <-hibernateTick:
+			if s == nil {
+				continue
+			}
+			c := cfg
+			c.ID, c.Bundle, c.State = s.id, s.bundle.Dir, s.state
+			srv = hibernate(s, h.hib, l, srv, c, self, log, served, newServer)
 		case <-lifeline:
 			lifeline = nil
 			if h.idle.orphaned() {

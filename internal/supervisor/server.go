@@ -2,12 +2,16 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	runtimev1 "github.com/berth/container/api/runtime/v1"
 	"github.com/berth/container/errdefs"
 	"github.com/berth/container/internal/bundle"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
@@ -18,6 +22,7 @@ type server struct {
 	// idle is set for an idle supervisor (idle.go); s is valid once
 	// idle.adopted is.
 	idle *idleState
+	hib  *hibernation
 }
 
 func (h *server) Create(ctx context.Context, req *runtimev1.CreateRequest) (*runtimev1.CreateResponse, error) {
@@ -48,8 +53,13 @@ func (h *server) Kill(ctx context.Context, req *runtimev1.KillRequest) (*runtime
 }
 
 func (h *server) Wait(ctx context.Context, _ *runtimev1.WaitRequest) (*runtimev1.WaitResponse, error) {
-	e, err := h.s.wait(ctx)
+	wctx, done := h.hib.wait(ctx)
+	defer done()
+	e, err := h.s.wait(wctx)
 	if err != nil {
+		if errors.Is(err, errHibernating) {
+			_ = grpc.SetTrailer(ctx, metadata.Pairs(runtimev1.HibernatingTrailer, strconv.Itoa(h.s.initPid())))
+		}
 		return nil, err
 	}
 	return &runtimev1.WaitResponse{Exit: exitProto(*e)}, nil

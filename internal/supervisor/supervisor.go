@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -72,7 +73,13 @@ type supervisor struct {
 	logw       *ctrlog.Writer
 	spec       *specs.Spec // config.json, for Exec
 	execs      int         // exec processes started, for unique pid files
-	copies     sync.WaitGroup
+	running    int         // exec processes not yet ended (no hibernation meanwhile)
+	// logMaxSize and logMaxFiles bound the log (handed over when hibernating).
+	logMaxSize  int64
+	logMaxFiles int
+	// hibernating is set once the output copiers are stopped for a handover.
+	hibernating atomic.Bool
+	copies      sync.WaitGroup
 
 	shutdownOnce sync.Once
 	shutdown     chan struct{}
@@ -249,6 +256,7 @@ func (s *supervisor) create(ctx context.Context, req *runtimev1.CreateRequest) (
 	}
 	s.mounted = len(req.GetRootfs()) > 0
 	s.stdio, s.console, s.logw, s.spec = stdio, con, logw, ociSpec
+	s.logMaxSize, s.logMaxFiles = spec.GetLog().GetMaxSize(), int(spec.GetLog().GetMaxFiles())
 	switch {
 	case con != nil:
 		s.stdin = con
@@ -260,12 +268,10 @@ func (s *supervisor) create(ctx context.Context, req *runtimev1.CreateRequest) (
 	if con != nil {
 		s.copies.Add(1)
 		go func() { defer s.copies.Done(); s.copyOut(logw, ctrlog.Stdout, con) }()
+		go func() { s.copies.Wait(); close(s.outputDone) }()
 	} else {
-		s.copies.Add(2)
-		go func() { defer s.copies.Done(); s.copyOut(logw, ctrlog.Stdout, stdio.StdoutReader()) }()
-		go func() { defer s.copies.Done(); s.copyOut(logw, ctrlog.Stderr, stdio.StderrReader()) }()
+		s.copyPipes(logw, stdio)
 	}
-	go func() { s.copies.Wait(); close(s.outputDone) }()
 	go s.watch(pid)
 	if req.GetStart() {
 		s.log.Info("container started", "pid", pid)
@@ -275,9 +281,29 @@ func (s *supervisor) create(ctx context.Context, req *runtimev1.CreateRequest) (
 	return pid, nil
 }
 
+// copyPipes copies the container's pipes into the log; outputDone is
+// closed when both end, unless they were stopped for a hibernation.
+func (s *supervisor) copyPipes(logw *ctrlog.Writer, stdio *runc.PipeIO) {
+	s.copies.Add(2)
+	go func() { defer s.copies.Done(); s.copyOut(logw, ctrlog.Stdout, stdio.StdoutReader()) }()
+	go func() { defer s.copies.Done(); s.copyOut(logw, ctrlog.Stderr, stdio.StderrReader()) }()
+	go func() {
+		s.copies.Wait()
+		if !s.hibernating.Load() {
+			close(s.outputDone)
+		}
+	}()
+}
+
+func (s *supervisor) initPid() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pid
+}
+
 // copyOut records r's output in the log and hands it to attached clients.
 func (s *supervisor) copyOut(w *ctrlog.Writer, stream string, r io.Reader) {
-	if err := w.Copy(stream, teeReader{r: r, s: s, stream: stream}); err != nil {
+	if err := w.Copy(stream, teeReader{r: r, s: s, stream: stream}); err != nil && !s.hibernating.Load() {
 		s.log.Error("copy container output", "err", err)
 	}
 }

@@ -1,0 +1,266 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth/container/client"
+	"github.com/berth/container/internal/testutil/imagetest"
+	"github.com/berth/container/internal/testutil/registrytest"
+)
+
+// A supervisor that serves nothing but Wait hibernates: it execs
+// container-runtime-monitor in its own process (same pid) and execs back at
+// the next call or when its container exits (internal/supervisor
+// hibernate.go).
+
+// startContainersDaemonWith is startContainersDaemon with options.
+func startContainersDaemonWith(t *testing.T, opts ...DaemonOption) (*Daemon, string) {
+	t.Helper()
+	d := StartDaemon(t, opts...)
+	reg := registrytest.New(t)
+	ref := reg.Ref("test/busybox:latest")
+	reg.Push(t, "test/busybox:latest", imagetest.Busybox(t))
+	pullImage(t, d, ref)
+	t.Cleanup(func() {
+		if d.Client == nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cs, err := d.Client.ListContainers(ctx, true)
+		if err != nil {
+			t.Errorf("list containers at cleanup: %v", err)
+			return
+		}
+		for _, c := range cs {
+			if _, err := d.Client.DeleteContainer(ctx, c.ID, true); err != nil {
+				t.Errorf("delete %s at cleanup: %v", c.ID, err)
+			}
+		}
+		assertNoLeftovers(t, d, cs)
+	})
+	return d, ref
+}
+
+// supervisorPidOf reads <state>/containers/<id>/supervisor.pid.
+func supervisorPidOf(t *testing.T, d *Daemon, id string) int {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(d.State, "containers", id, "supervisor.pid"))
+	if err != nil {
+		t.Fatalf("supervisor pid of %s: %v", id, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		t.Fatalf("supervisor pid of %s: %q", id, data)
+	}
+	return pid
+}
+
+// processExe is the program pid runs, "" when it is gone.
+func processExe(pid int) string {
+	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	return filepath.Base(exe)
+}
+
+// waitHibernated waits until id's supervisor runs the monitor and returns
+// its pid.
+func waitHibernated(t *testing.T, d *Daemon, id string) int {
+	t.Helper()
+	pid := supervisorPidOf(t, d, id)
+	logSupervisorOnFailure(t, d, id)
+	deadline := time.Now().Add(10 * time.Second)
+	for processExe(pid) != "container-runtime-monitor" {
+		if time.Now().After(deadline) {
+			t.Fatalf("supervisor %d of %s did not hibernate: runs %q", pid, id, processExe(pid))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return pid
+}
+
+// logSupervisorOnFailure prints id's supervisor.log if t fails (before the
+// container is removed).
+func logSupervisorOnFailure(t *testing.T, d *Daemon, id string) {
+	t.Cleanup(func() {
+		if t.Failed() {
+			data, _ := os.ReadFile(filepath.Join(d.State, "containers", id, "supervisor.log"))
+			t.Logf("supervisor log of %s:\n%s", id, data)
+		}
+	})
+}
+
+// waitLogs waits until `logs id` prints want.
+func waitLogs(t *testing.T, d *Daemon, id, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out := cli(t, d, 0, "logs", id)
+		if out == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("logs %s = %q, want %q", id, out, want)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestContainerHibernate(t *testing.T) {
+	requireIntegration(t)
+	d, img := startContainersDaemon(t)
+	const id = "hib-main"
+	cli(t, d, 0, "run", "-d", "--name", id, img, "sh", "-c",
+		`trap "exit 143" TERM; echo before; sleep 1.5; echo during; printf partial; sleep 1000 & wait`)
+	pid := waitHibernated(t, d, id)
+	// Output written while hibernated is logged by the monitor; reading
+	// the logs does not wake the supervisor.
+	waitLogs(t, d, id, "before\nduring\n")
+	if exe := processExe(pid); exe != "container-runtime-monitor" {
+		t.Fatalf("supervisor woke for logs: runs %q", exe)
+	}
+	// Any call wakes it, in the same process.
+	if out := cli(t, d, 0, "exec", id, "echo", "hi"); out != "hi\n" {
+		t.Fatalf("exec in a hibernated container: %q", out)
+	}
+	if got := supervisorPidOf(t, d, id); got != pid {
+		t.Fatalf("supervisor pid %d after wake-up, want %d", got, pid)
+	}
+	// The monitor recorded the line it held as an entry of its own.
+	waitLogs(t, d, id, "before\nduring\npartial")
+	c, err := d.Client.GetContainer(t.Context(), id)
+	if err != nil || c.State.Status != "running" || c.State.Pid == 0 {
+		t.Fatalf("inspect after wake-up: %+v, %v", c.State, err)
+	}
+	st, err := d.Client.ContainerStats(t.Context(), id)
+	if err != nil || st.Pids == 0 {
+		t.Fatalf("stats of a hibernated container: %+v, %v", st, err)
+	}
+	// It hibernates again, and stop works from there.
+	waitHibernated(t, d, id)
+	c, err = d.Client.StopContainer(t.Context(), id, client.StopOptions{})
+	if err != nil || c.State.Status != "stopped" || c.State.ExitCode != 143 {
+		t.Fatalf("stop of a hibernated container: %+v, %v", c.State, err)
+	}
+	waitLogs(t, d, id, "before\nduring\npartial")
+	cli(t, d, 0, "rm", id)
+	assertNoLeftovers(t, d, []client.Container{{ID: id}})
+}
+
+func TestContainerHibernatedExit(t *testing.T) {
+	requireIntegration(t)
+	d, img := startContainersDaemon(t)
+	const id = "hib-exit"
+	cli(t, d, 0, "run", "-d", "--name", id, img, "sh", "-c", `sleep 2; echo bye; exit 7`)
+	waitHibernated(t, d, id)
+	// The exit wakes the supervisor, which records the real code.
+	if out := cli(t, d, 0, "wait", id); strings.TrimSpace(out) != "7" {
+		t.Fatalf("wait: %q", out)
+	}
+	c, err := d.Client.GetContainer(t.Context(), id)
+	if err != nil || c.State.Status != "stopped" || c.State.ExitCode != 7 || c.State.Error != "" {
+		t.Fatalf("after an exit while hibernated: %+v, %v", c.State, err)
+	}
+	waitLogs(t, d, id, "bye\n")
+	cli(t, d, 0, "rm", id)
+	assertNoLeftovers(t, d, []client.Container{{ID: id}})
+}
+
+func TestContainerHibernatedRotation(t *testing.T) {
+	requireIntegration(t)
+	conf := filepath.Join(ShortTempDir(t), "config.toml")
+	if err := os.WriteFile(conf, []byte("[logs]\nmaxSize = 250\nmaxFiles = 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d2, img := startContainersDaemonWith(t, WithArgs("--config", conf))
+	const id = "hib-rotate"
+	// Lines of ≈ 100 bytes in the log, one write each: the log rotates
+	// every few lines, before the hibernation and while hibernated.
+	cli(t, d2, 0, "run", "-d", "--name", id, img, "sh", "-c",
+		`i=0; while [ $i -lt 10 ]; do i=$((i+1)); printf 'a%038d\n' $i; sleep 0.02; done; sleep 1.5; `+
+			`while [ $i -lt 20 ]; do i=$((i+1)); printf 'b%038d\n' $i; sleep 0.02; done; sleep 1000`)
+	pid := waitHibernated(t, d2, id)
+	var want strings.Builder
+	for i := 17; i <= 20; i++ {
+		fmt.Fprintf(&want, "b%038d\n", i)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out := cli(t, d2, 0, "logs", "-n", "4", id)
+		if out == want.String() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("logs -n 4 = %q, want %q", out, want.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	bundle := filepath.Join(d2.Root, "containers", id)
+	for _, f := range []string{"container.log", "container.log.1", "container.log.2"} {
+		data, err := os.ReadFile(filepath.Join(bundle, f))
+		if err != nil || len(data) > 250 || strings.Contains(string(data), `"a0`) {
+			t.Fatalf("%s: %q, %v (maxSize 250, rotated while hibernated)", f, data, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(bundle, "container.log.3")); err == nil {
+		t.Fatal("container.log.3 exists with maxFiles 3")
+	}
+	if exe := processExe(pid); exe != "container-runtime-monitor" {
+		t.Fatalf("supervisor woke while logging: runs %q", exe)
+	}
+	cli(t, d2, 0, "rm", "-f", id)
+	assertNoLeftovers(t, d2, []client.Container{{ID: id}})
+}
+
+func TestContainerHibernatedReattach(t *testing.T) {
+	requireIntegration(t)
+	d, img := startContainersDaemon(t)
+	ids := []string{"hib-r0", "hib-r1", "hib-r2"}
+	for _, id := range ids {
+		cli(t, d, 0, "run", "-d", "--name", id, img, "sh", "-c", `trap "exit 143" TERM; sleep 1000 & wait`)
+	}
+	cli(t, d, 0, "run", "-d", "--name", "hib-quit", img, "sh", "-c", "sleep 2; exit 9")
+	for _, id := range append(ids, "hib-quit") {
+		waitHibernated(t, d, id)
+	}
+	d.Kill(t)
+	time.Sleep(2500 * time.Millisecond) // hib-quit exits while the apiserver is down
+	d.Restart(t)
+	q, err := d.Client.GetContainer(t.Context(), "hib-quit")
+	if err != nil || q.State.Status != "stopped" || q.State.ExitCode != 9 || q.State.Error != "" {
+		t.Fatalf("exit while hibernated and the apiserver down: %+v, %v", q.State, err)
+	}
+	for _, id := range ids {
+		waitHibernated(t, d, id)
+	}
+	c, err := d.Client.StopContainer(t.Context(), ids[0], client.StopOptions{})
+	if err != nil || c.State.Status != "stopped" || c.State.ExitCode != 143 {
+		t.Fatalf("stop after restart: %+v, %v", c.State, err)
+	}
+	// A hibernated supervisor killed with SIGKILL is seen at once, and
+	// rm -f cleans up.
+	pid := waitHibernated(t, d, ids[1])
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := d.Client.GetContainer(t.Context(), ids[1])
+		if err == nil && c.State.Status == "stopped" && c.State.Error != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("container of a killed hibernated supervisor: %+v, %v", c.State, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cli(t, d, 0, "rm", "-f", ids[1])
+	assertNoLeftovers(t, d, []client.Container{{ID: ids[1]}})
+}
