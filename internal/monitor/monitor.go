@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime"
 	"runtime/debug"
 	"strconv"
@@ -58,6 +59,9 @@ func Main(args []string, stderr io.Writer) int {
 		return 2
 	}
 	debug.SetGCPercent(20)
+	// As the supervisor: a running container's supervisor is not stopped
+	// by SIGTERM or SIGINT (ignored dispositions survive the exec back).
+	signal.Ignore(syscall.SIGTERM, syscall.SIGINT)
 	if err := Run(cfg); err != nil {
 		fmt.Fprintf(stderr, "Error: container-runtime-monitor %s: %v\n", cfg.ID, err)
 		return 1
