@@ -264,3 +264,28 @@ func TestContainerHibernatedReattach(t *testing.T) {
 	cli(t, d, 0, "rm", "-f", ids[1])
 	assertNoLeftovers(t, d, []client.Container{{ID: ids[1]}})
 }
+
+func TestContainerHibernatedStdin(t *testing.T) {
+	requireIntegration(t)
+	d, img := startContainersDaemon(t)
+	const id = "hib-stdin"
+	// -i keeps the container's stdin open: it must stay open across the
+	// handovers (cat would end at EOF).
+	cli(t, d, 0, "run", "-d", "-i", "--name", id, img, "sh", "-c", `cat; echo stdin closed; sleep 1000`)
+	pid := waitHibernated(t, d, id)
+	start := time.Now()
+	if out := cli(t, d, 0, "exec", id, "true"); out != "" {
+		t.Fatalf("exec: %q", out)
+	}
+	t.Logf("exec in a hibernated container: %v", time.Since(start))
+	waitHibernated(t, d, id)
+	time.Sleep(300 * time.Millisecond)
+	if out := cli(t, d, 0, "logs", id); out != "" {
+		t.Fatalf("logs after two handovers: %q (stdin closed?)", out)
+	}
+	if got := supervisorPidOf(t, d, id); got != pid {
+		t.Fatalf("supervisor pid %d, want %d", got, pid)
+	}
+	cli(t, d, 0, "rm", "-f", id)
+	assertNoLeftovers(t, d, []client.Container{{ID: id}})
+}

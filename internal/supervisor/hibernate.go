@@ -27,8 +27,10 @@ import (
 
 // Hibernation. A Go process serving gRPC costs ≈ 4 MiB of PSS, most of
 // it private; a running container needs almost none of that. With
-// --hibernate-after D, a supervisor whose container runs and that has
-// served no call but Wait for D hands its state to MonitorBinary by
+// --hibernate-after D, a supervisor whose container runs, that has served
+// no call but Wait and read no output for D (a container writing steadily
+// is served by the supervisor's own copiers, without a handover in the
+// middle of its output) hands its state to MonitorBinary by
 // execve(2) in the same process — pid, session, the child-subreaper flag,
 // the container's init (its child) and the fds handed over survive — and
 // the monitor (internal/monitor) copies the output into the log until a
@@ -221,9 +223,13 @@ func dupFd(c syscall.Conn) (int, error) {
 }
 
 // hibernatable reports whether the supervisor may hand over now: a
-// running container with pipes, nothing exec'd still running, nobody
-// attached, no lifecycle operation (the caller holds opMu).
-func (s *supervisor) hibernatable() bool {
+// running container with pipes and no output for quiet, nothing exec'd
+// still running, nobody attached, no lifecycle operation (the caller
+// holds opMu).
+func (s *supervisor) hibernatable(quiet time.Duration) bool {
+	if time.Since(time.Unix(0, s.lastOutput.Load())) < quiet {
+		return false
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.status == runtimev1.Status_STATUS_RUNNING && !s.deleted && s.console == nil &&
@@ -394,7 +400,7 @@ func hibernate(s *supervisor, hb *hibernation, l *keepListener, srv *grpc.Server
 		return srv
 	}
 	defer s.opMu.Unlock() // reached only when the supervisor did not hibernate
-	if !s.hibernatable() {
+	if !s.hibernatable(hb.after) {
 		return srv
 	}
 	hv, err := s.prepareHandover(l)

@@ -79,6 +79,9 @@ type supervisor struct {
 	logMaxFiles int
 	// hibernating is set once the output copiers are stopped for a handover.
 	hibernating atomic.Bool
+	// lastOutput is when output was last read (UnixNano): a container
+	// writing steadily keeps its supervisor awake.
+	lastOutput atomic.Int64
 	copies      sync.WaitGroup
 
 	shutdownOnce sync.Once
@@ -319,6 +322,7 @@ type teeReader struct {
 func (t teeReader) Read(p []byte) (int, error) {
 	n, err := t.r.Read(p)
 	if n > 0 {
+		t.s.lastOutput.Store(time.Now().UnixNano())
 		t.s.broadcast(t.stream, p[:n])
 	}
 	if errors.Is(err, syscall.EIO) {
