@@ -82,7 +82,7 @@ type supervisor struct {
 	// lastOutput is when output was last read (UnixNano): a container
 	// writing steadily keeps its supervisor awake.
 	lastOutput atomic.Int64
-	copies      sync.WaitGroup
+	copies     sync.WaitGroup
 
 	shutdownOnce sync.Once
 	shutdown     chan struct{}
