@@ -21,6 +21,11 @@
 // State. When the supervisor itself has died, <bundle>/exit.json (if present)
 // is the truth about the exit.
 //
+// A supervisor may hibernate while its container runs: it execs a small
+// monitor in its own process (same pid) that only logs the output, and is
+// back, transparently, when a client connects to the socket or the
+// container exits. Any call may wake it; only Wait sees the difference.
+//
 // Errors carry errdefs kinds mapped to gRPC codes (errgrpc): a call in the
 // wrong state is FailedPrecondition, bad input is InvalidArgument.
 

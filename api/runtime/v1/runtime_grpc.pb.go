@@ -21,6 +21,11 @@
 // State. When the supervisor itself has died, <bundle>/exit.json (if present)
 // is the truth about the exit.
 //
+// A supervisor may hibernate while its container runs: it execs a small
+// monitor in its own process (same pid) that only logs the output, and is
+// back, transparently, when a client connects to the socket or the
+// container exits. Any call may wake it; only Wait sees the difference.
+//
 // Errors carry errdefs kinds mapped to gRPC codes (errgrpc): a call in the
 // wrong state is FailedPrecondition, bad input is InvalidArgument.
 
@@ -70,8 +75,13 @@ type RuntimeClient interface {
 	// every process in it). Killing a stopped container is FailedPrecondition.
 	Kill(ctx context.Context, in *KillRequest, opts ...grpc.CallOption) (*KillResponse, error)
 	// Wait blocks until the container has exited (or returns at once if it
-	// already has) and returns its exit status. exit.json is written before
-	// Wait returns.
+	// already has) and returns its exit status, as soon as it is known
+	// (exit.json is durable before Delete or Shutdown return). A supervisor
+	// started with --hibernate-after (or CONTAINER_SUPERVISOR_HIBERNATE_AFTER)
+	// ends a pending Wait with UNAVAILABLE and the trailer
+	// "container-supervisor-hibernating: <init pid>" when it hibernates (see
+	// hibernate.go in this package): wait for that pid and the supervisor
+	// process, then call Wait again, which wakes it.
 	Wait(ctx context.Context, in *WaitRequest, opts ...grpc.CallOption) (*WaitResponse, error)
 	// Delete removes the container from the OCI runtime, unmounts the rootfs
 	// and removes the cgroup. The bundle directory (config.json, exit.json,
@@ -266,8 +276,13 @@ type RuntimeServer interface {
 	// every process in it). Killing a stopped container is FailedPrecondition.
 	Kill(context.Context, *KillRequest) (*KillResponse, error)
 	// Wait blocks until the container has exited (or returns at once if it
-	// already has) and returns its exit status. exit.json is written before
-	// Wait returns.
+	// already has) and returns its exit status, as soon as it is known
+	// (exit.json is durable before Delete or Shutdown return). A supervisor
+	// started with --hibernate-after (or CONTAINER_SUPERVISOR_HIBERNATE_AFTER)
+	// ends a pending Wait with UNAVAILABLE and the trailer
+	// "container-supervisor-hibernating: <init pid>" when it hibernates (see
+	// hibernate.go in this package): wait for that pid and the supervisor
+	// process, then call Wait again, which wakes it.
 	Wait(context.Context, *WaitRequest) (*WaitResponse, error)
 	// Delete removes the container from the OCI runtime, unmounts the rootfs
 	// and removes the cgroup. The bundle directory (config.json, exit.json,
