@@ -24,7 +24,9 @@
 // A supervisor may hibernate while its container runs: it execs a small
 // monitor in its own process (same pid) that only logs the output, and is
 // back, transparently, when a client connects to the socket or the
-// container exits. Any call may wake it; only Wait sees the difference.
+// container exits. Any call may wake it; only Wait, and a call that races
+// the hibernation (UNAVAILABLE with the trailer set to "0": retry it), see
+// the difference.
 //
 // Errors carry errdefs kinds mapped to gRPC codes (errgrpc): a call in the
 // wrong state is FailedPrecondition, bad input is InvalidArgument.
