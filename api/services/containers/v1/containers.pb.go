@@ -126,7 +126,7 @@ type Spec struct {
 	StopSignal string `protobuf:"bytes,24,opt,name=stop_signal,json=stopSignal,proto3" json:"stop_signal,omitempty"`
 	// Unset: 5 s.
 	StopTimeout *durationpb.Duration `protobuf:"bytes,25,opt,name=stop_timeout,json=stopTimeout,proto3" json:"stop_timeout,omitempty"`
-	// Delete the container when it stops.
+	// Delete the container when it stops (also after a stop or kill).
 	AutoRemove bool `protobuf:"varint,26,opt,name=auto_remove,json=autoRemove,proto3" json:"auto_remove,omitempty"`
 	// "os/arch[/variant]"; empty: the host's.
 	Platform string `protobuf:"bytes,27,opt,name=platform,proto3" json:"platform,omitempty"`
@@ -136,7 +136,10 @@ type Spec struct {
 	Tty bool `protobuf:"varint,29,opt,name=tty,proto3" json:"tty,omitempty"`
 	// The container is thrown away after it runs (--rm): its writable layer
 	// is mounted without durability (overlay "volatile": no sync of the host
-	// filesystem at unmount; its contents may be lost in a host crash).
+	// filesystem at unmount; its contents may be lost in a host crash), and
+	// its state changes after create are not written durably: an ephemeral
+	// container found after an apiserver restart is taken over if it still
+	// runs and removed otherwise.
 	Ephemeral     bool `protobuf:"varint,30,opt,name=ephemeral,proto3" json:"ephemeral,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

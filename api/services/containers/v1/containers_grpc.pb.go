@@ -59,6 +59,8 @@ type ContainersClient interface {
 	List(ctx context.Context, in *ListRequest, opts ...grpc.CallOption) (*ListResponse, error)
 	Get(ctx context.Context, in *GetRequest, opts ...grpc.CallOption) (*GetResponse, error)
 	// Wait blocks until the container is stopped and returns its exit status.
+	// For an auto_remove container it returns once the container is removed
+	// (and still answers its exit for a minute after).
 	Wait(ctx context.Context, in *WaitRequest, opts ...grpc.CallOption) (*WaitResponse, error)
 	// Logs streams the container's log. With follow the stream stays open
 	// until the container stops (or the client cancels); opened on a created
@@ -266,6 +268,8 @@ type ContainersServer interface {
 	List(context.Context, *ListRequest) (*ListResponse, error)
 	Get(context.Context, *GetRequest) (*GetResponse, error)
 	// Wait blocks until the container is stopped and returns its exit status.
+	// For an auto_remove container it returns once the container is removed
+	// (and still answers its exit for a minute after).
 	Wait(context.Context, *WaitRequest) (*WaitResponse, error)
 	// Logs streams the container's log. With follow the stream stays open
 	// until the container stops (or the client cancels); opened on a created
