@@ -166,11 +166,13 @@ func TestWakeOnConnect(t *testing.T) {
 	dir := t.TempDir()
 	cmd, sock, _, w := startMonitor(t, dir)
 	log := filepath.Join(dir, "container.log")
-	for i := range 5 {
+	for i := range 4 {
 		fmt.Fprintf(w, "line %d of forty bytes, more or less\n", i)
 		time.Sleep(10 * time.Millisecond)
 	}
-	fmt.Fprint(w, "partial")
+	// One write, one read: once line 4 is logged, the partial line is
+	// held by the monitor.
+	fmt.Fprint(w, "line 4 of forty bytes, more or less\npartial")
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		if e := readLog(t, log); len(e) > 0 && strings.HasPrefix(e[len(e)-1]["log"], "line 4 ") {
