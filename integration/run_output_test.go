@@ -11,6 +11,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth/container/internal/testutil/imagetest"
+	"github.com/berth/container/internal/testutil/registrytest"
 )
 
 // TestContainerRunLargeOutput checks that foreground run relays a large
@@ -162,4 +165,48 @@ func TestContainerRunBrokenPipe(t *testing.T) {
 		t.Errorf("container after the CLI left: %q, %v; want running", c.State.Status, err)
 	}
 	cli(t, d, 0, "rm", "-f", "brokenpipe")
+}
+
+// TestContainerRunSlowReader: a foreground run whose stdout is read far
+// slower than the container writes still gets every byte, although the
+// log (8 MiB x 3 files here) rotates away and deletes files the apiserver
+// has not sent yet.
+func TestContainerRunSlowReader(t *testing.T) {
+	requireIntegration(t)
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(cfg, []byte("[logs]\nmaxSize = 8388608\nmaxFiles = 3\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := StartDaemon(t, WithArgs("--config", cfg))
+	reg := registrytest.New(t)
+	img := reg.Ref("test/busybox:latest")
+	reg.Push(t, "test/busybox:latest", imagetest.Busybox(t))
+	pullImage(t, d, img)
+
+	const size = 48 << 20
+	line := strings.Repeat("s", 1023)
+	cmd := d.CLICommand(t, "run", "--rm", "--network", "none", img, "sh", "-c", "yes "+line+" | head -c 50331648")
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd.Stdout = w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	time.Sleep(time.Second) // the container is done long before we read
+	got := &summer{h: sha256.New()}
+	if _, err := io.Copy(got, r); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	want := sha256.New()
+	want.Write(bytes.Repeat([]byte(line+"\n"), size/(len(line)+1)))
+	if got.n != size || !bytes.Equal(got.h.Sum(nil), want.Sum(nil)) {
+		t.Fatalf("read %d bytes (checksum match %v), want %d", got.n, bytes.Equal(got.h.Sum(nil), want.Sum(nil)), size)
+	}
 }

@@ -128,10 +128,11 @@ func TestRotation(t *testing.T) {
 
 func readFileEntries(t *testing.T, p string) []Entry {
 	var out []Entry
-	err := readFile(p, false, func(*Entry) (bool, error) { return true, nil }, func(e Entry) error { out = append(out, e); return nil })
+	f, err := readFile(p, false, func(*Entry) (bool, error) { return true, nil }, func(e Entry) error { out = append(out, e); return nil })
 	if err != nil {
 		t.Fatal(err)
 	}
+	f.Close()
 	return out
 }
 
@@ -256,6 +257,119 @@ func TestFollowRotatedTwice(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("followed %d lines %q, want %d lines in order", len(got), got, n)
 	}
+}
+
+// TestFollowHeldUp checks that a follower held up in its callback (a slow
+// client) while the log rotates many times over, deleting files it has not
+// read, still gets every line in order: it holds each generation open from
+// when it appears.
+func TestFollowHeldUp(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "container.log")
+	w, err := NewWriter(path, 1<<10, 2) // a file is deleted two rotations on
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	_ = w.Write(Stdout, time.Now(), []byte("line 0\n"))
+	fds := openFDs(t)
+	held, gate := make(chan struct{}), make(chan struct{})
+	stop := make(chan struct{})
+	var got []string
+	done := make(chan error, 1)
+	go func() {
+		done <- Read(t.Context(), path, ReadOptions{Follow: true, Stop: stop, PollInterval: 5 * time.Millisecond}, func(e Entry) error {
+			if len(got) == 0 {
+				close(held)
+				<-gate
+			}
+			got = append(got, string(e.Line))
+			return nil
+		})
+	}()
+	<-held
+	// Bursts of about one file each, far enough apart for the holder to
+	// see each generation: eight rotations, six files deleted unread.
+	n := 1
+	for range 8 {
+		for range 15 {
+			_ = w.Write(Stdout, time.Now(), fmt.Appendf(nil, "line %d\n", n))
+			n++
+		}
+		time.Sleep(4 * holdInterval)
+	}
+	close(gate)
+	time.Sleep(50 * time.Millisecond)
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := openFDs(t); n != fds {
+		t.Errorf("%d descriptors open after the follow, %d before", n, fds)
+	}
+	var want []string
+	for i := range n {
+		want = append(want, fmt.Sprintf("line %d\n", i))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("followed %d lines, want %d in order; got %q", len(got), n, got)
+	}
+}
+
+// TestFollowWakesOnCreate checks that an idle follower (an hour between
+// looks) is woken when the log is created and rotated, so a burst that
+// rotates through more files than the log keeps is not lost while it
+// sleeps.
+func TestFollowWakesOnCreate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "container.log")
+	fds := openFDs(t)
+	stop := make(chan struct{})
+	var got []string
+	done := make(chan error, 1)
+	go func() {
+		done <- Read(t.Context(), path, ReadOptions{Follow: true, Stop: stop, PollInterval: time.Hour}, func(e Entry) error {
+			got = append(got, string(e.Line))
+			return nil
+		})
+	}()
+	time.Sleep(50 * time.Millisecond) // the follower has no file and waits
+	w, err := NewWriter(path, 1<<10, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	n := 0
+	for range 6 { // six rotations, each file deleted two rotations on
+		for range 15 {
+			_ = w.Write(Stdout, time.Now(), fmt.Appendf(nil, "line %d\n", n))
+			n++
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	if n := openFDs(t); n != fds {
+		t.Errorf("%d descriptors open after the follow, %d before", n, fds)
+	}
+	var want []string
+	for i := range n {
+		want = append(want, fmt.Sprintf("line %d\n", i))
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("followed %d lines, want %d in order; got %q", len(got), n, got)
+	}
+}
+
+// openFDs counts this process's open descriptors.
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
 }
 
 func FuzzDecodeEntry(f *testing.F) {

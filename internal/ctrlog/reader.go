@@ -9,8 +9,11 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unicode/utf16"
@@ -37,13 +40,17 @@ type ReadOptions struct {
 	Since, Until time.Time
 	// Follow keeps reading new entries (across rotations) until ctx is
 	// done, Stop is closed (then everything already written is read first),
-	// or an entry later than Until arrives.
+	// or an entry later than Until arrives. A follower held up in fn (a
+	// slow client) holds each new generation of the log open from when it
+	// appears (up to 16 ahead), so files the writer rotates away and
+	// deletes meanwhile are still read.
 	Follow bool
 	// Stop ends a Follow after draining what is in the file; typically
 	// closed when the container has exited.
 	Stop <-chan struct{}
 	// PollInterval is how often an idle follower looks for new data;
-	// default 100ms. While data keeps coming it looks again after 1ms,
+	// default 100ms. A file created in the log's directory (a rotation)
+	// wakes it at once. While data keeps coming it looks again after 1ms,
 	// doubling up to PollInterval, so a busy stream is not held back.
 	PollInterval time.Duration
 	// Merge lets consecutive lines of one stream that carry the same time
@@ -85,6 +92,12 @@ func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) err
 		return true, nil
 	}
 
+	var held *holder
+	if opts.Follow {
+		held = newHolder(path)
+		defer held.close()
+		fn = held.wrap(fn)
+	}
 	emit := fn
 	var ring []ringEntry
 	var ringStart, ringLen int
@@ -113,8 +126,19 @@ func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) err
 
 	merge := opts.Merge && opts.Tail == 0
 	var err error
+	// The newest rotated file read stays open while there is no current
+	// file: a follower then takes what was written after it.
+	var anchor *os.File
+	defer func() {
+		if anchor != nil {
+			anchor.Close()
+		}
+	}()
 	for _, p := range files {
-		err = readFile(p, merge, keep, emit)
+		if anchor != nil {
+			anchor.Close()
+		}
+		anchor, err = readFile(p, merge, keep, emit)
 		if err != nil {
 			break
 		}
@@ -124,9 +148,17 @@ func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) err
 	if ferr != nil && !errors.Is(ferr, fs.ErrNotExist) {
 		return fmt.Errorf("open container log: %w", ferr)
 	}
+	// The file followed when Read returns (also one opened later).
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
 	var lr *lineReader
 	if f != nil {
-		defer func() { f.Close() }()
+		anchor.Close()
+		anchor = nil
+		held.reset(f)
 		lr = &lineReader{f: f, merge: merge}
 		if err == nil {
 			err = lr.each(keep, emit, true)
@@ -177,6 +209,7 @@ func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) err
 					continue
 				}
 			case f == nil || !sameFile(f, fi):
+				from := anchor // no file yet: what came after the rotated ones read
 				if lr != nil {
 					if err := lr.each(keep, fn, true); err != nil {
 						if errors.Is(err, errUntil) {
@@ -184,37 +217,44 @@ func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) err
 						}
 						return err
 					}
-					// Rotated, maybe more than once: read the files
-					// written since, oldest first, then follow the newest.
-					newer := newerFiles(path, f)
-					f.Close()
-					f, lr = nil, nil
-					for i, nf := range newer {
-						if i == len(newer)-1 {
-							f, lr = nf, &lineReader{f: nf, merge: opts.Merge}
-							break
-						}
-						err := (&lineReader{f: nf, merge: opts.Merge}).each(keep, fn, true)
-						nf.Close()
-						if err != nil {
-							for _, rest := range newer[i+1:] {
-								rest.Close()
-							}
-							if errors.Is(err, errUntil) {
-								return nil
-							}
-							return err
-						}
-					}
-					if f != nil {
-						continue
-					}
+					from = f
 				}
-				if nf, err := os.Open(path); err == nil {
-					f, lr = nf, &lineReader{f: nf, merge: opts.Merge}
-					continue
+				// Rotated, maybe more than once, or created: read the
+				// files written since, oldest first, then follow the
+				// newest. None found (renamed away as we looked): keep
+				// the file read and look again.
+				newer := held.newer(path, from)
+				if len(newer) == 0 {
+					break
+				}
+				if f != nil {
+					f.Close()
+				}
+				if anchor != nil {
+					anchor.Close()
+					anchor = nil
 				}
 				f, lr = nil, nil
+				for i, nf := range newer {
+					if i == len(newer)-1 {
+						f, lr = nf, &lineReader{f: nf, merge: opts.Merge}
+						break
+					}
+					err := (&lineReader{f: nf, merge: opts.Merge}).each(keep, fn, true)
+					nf.Close()
+					if err != nil {
+						for _, rest := range newer[i+1:] {
+							rest.Close()
+						}
+						if errors.Is(err, errUntil) {
+							return nil
+						}
+						return err
+					}
+				}
+				if f != nil {
+					continue
+				}
 			}
 		}
 		if stopped {
@@ -231,6 +271,9 @@ func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) err
 		case <-opts.Stop:
 			stopped = true
 		case <-t.C:
+		case <-held.wake: // a file was created: look now
+			t.Stop()
+			off = -1
 		}
 		if lr != nil && lr.off != off {
 			wait = min(time.Millisecond, poll)
@@ -277,6 +320,247 @@ func newerFiles(path string, f *os.File) []*os.File {
 	return out
 }
 
+// holdInterval is how often the log's names are looked at while the
+// follower's callback is held up (a slow client). A generation lives for
+// MaxFiles rotations (a 4 MiB file at full speed: ≈ 10 ms per rotation);
+// a look is a few opens.
+const holdInterval = 2 * time.Millisecond
+
+// maxHeld bounds the generations held open ahead of the follower: each
+// can be a whole rotated file the writer has deleted.
+const maxHeld = 16
+
+// holder keeps open each generation of a followed log (each file that was
+// the current one) from the moment it is seen, so that a follower held up
+// in its callback longer than the writer keeps its files still reads the
+// files rotated away and deleted meanwhile. It looks when a file is
+// created in the log's directory (inotify, which also wakes a sleeping
+// follower), every holdInterval while a callback keeps running, and when
+// the follower asks (newer); an idle follower costs nothing. Without
+// inotify a generation that lives less than holdInterval while the
+// follower is held up, or that comes and goes while it sleeps, can still
+// be missed.
+type holder struct {
+	path string
+
+	mu      sync.Mutex
+	started bool       // the follower has a file (reset)
+	last    fileID     // the newest generation seen (held, or the follower's)
+	files   []*os.File // generations newer than the follower's file, oldest first
+	closed  bool
+
+	calls  atomic.Uint64 // callbacks started
+	in     atomic.Bool   // a callback is running
+	kick   chan struct{}
+	wake   chan struct{} // a file was created in the log's directory
+	notify *os.File      // inotify, or nil
+	done   chan struct{}
+}
+
+type fileID struct{ dev, ino uint64 }
+
+func idOf(f *os.File) (fileID, bool) {
+	var st syscall.Stat_t
+	if f == nil || syscall.Fstat(int(f.Fd()), &st) != nil {
+		return fileID{}, false
+	}
+	return fileID{uint64(st.Dev), st.Ino}, true
+}
+
+func newHolder(path string) *holder {
+	h := &holder{path: path, kick: make(chan struct{}, 1), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go h.watch()
+	h.notify = watchCreate(filepath.Dir(path), h.created)
+	return h
+}
+
+// created runs when a file appears in the log's directory.
+func (h *holder) created() {
+	h.scan()
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// watchCreate calls fn after files are created in (or moved into) dir,
+// until the returned file is closed. It returns nil when inotify is not
+// available (the follower then only polls; see holder).
+func watchCreate(dir string, fn func()) *os.File {
+	fd, err := syscall.InotifyInit1(syscall.IN_NONBLOCK | syscall.IN_CLOEXEC)
+	if err != nil {
+		return nil
+	}
+	if _, err := syscall.InotifyAddWatch(fd, dir, syscall.IN_CREATE|syscall.IN_MOVED_TO); err != nil {
+		syscall.Close(fd)
+		return nil
+	}
+	f := os.NewFile(uintptr(fd), "inotify")
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			if _, err := f.Read(buf); err != nil {
+				return // closed
+			}
+			fn()
+		}
+	}()
+	return f
+}
+
+// reset tells the holder the follower now reads f, the current file it
+// has just opened: whatever it held is older. A nil holder does nothing.
+func (h *holder) reset(f *os.File) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, hf := range h.files {
+		hf.Close()
+	}
+	h.files = nil
+	h.last, _ = idOf(f)
+	h.started = true
+}
+
+// wrap marks the time fn runs, so that a long callback makes the holder look.
+func (h *holder) wrap(fn func(Entry) error) func(Entry) error {
+	return func(e Entry) error {
+		h.calls.Add(1)
+		h.in.Store(true)
+		select {
+		case h.kick <- struct{}{}:
+		default:
+		}
+		err := fn(e)
+		h.in.Store(false)
+		return err
+	}
+}
+
+// watch looks at the log's name every holdInterval while one callback
+// keeps running.
+func (h *holder) watch() {
+	t := time.NewTimer(holdInterval)
+	t.Stop()
+	for {
+		select {
+		case <-h.kick:
+		case <-h.done:
+			return
+		}
+		call := h.calls.Load()
+		for {
+			t.Reset(holdInterval)
+			select {
+			case <-t.C:
+			case <-h.done:
+				t.Stop()
+				return
+			}
+			if !h.in.Load() || h.calls.Load() != call {
+				break // that callback ended: wait for the next kick
+			}
+			h.scan()
+		}
+	}
+}
+
+// scan opens the generations written since the newest one seen: the
+// current file and the rotated ones back to it (a generation can be born
+// and rotated within one interval, but it stays as .1 for another).
+func (h *holder) scan() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed || !h.started || len(h.files) >= maxHeld {
+		return
+	}
+	var found []*os.File // newest first
+	for i, missing := 0, 0; missing < 2; i++ {
+		p := h.path
+		if i > 0 {
+			p = h.path + "." + strconv.Itoa(i)
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			missing++
+			continue
+		}
+		missing = 0
+		id, ok := idOf(f)
+		if !ok || id == h.last {
+			f.Close()
+			break
+		}
+		if slices.ContainsFunc(found, func(o *os.File) bool { oid, _ := idOf(o); return oid == id }) {
+			f.Close() // seen twice: renamed while we walked
+			continue
+		}
+		found = append(found, f)
+	}
+	if len(found) == 0 {
+		return
+	}
+	slices.Reverse(found)
+	room := maxHeld - len(h.files)
+	for _, f := range found[min(room, len(found)):] {
+		f.Close() // too far ahead: the oldest are kept, they go first
+	}
+	found = found[:min(room, len(found))]
+	h.files = append(h.files, found...)
+	h.last, _ = idOf(found[len(found)-1])
+}
+
+// newer returns, oldest first, the files written after f (which the
+// follower has read to its end): the held generations the writer has
+// deleted since, then the files newerFiles finds by name. The caller owns
+// them; the newest is the one it follows next.
+func (h *holder) newer(path string, f *os.File) []*os.File {
+	byName := newerFiles(path, f)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	cur, _ := idOf(f)
+	named := make(map[fileID]bool, len(byName))
+	for _, nf := range byName {
+		if id, ok := idOf(nf); ok {
+			named[id] = true
+		}
+	}
+	// A deleted generation is older than every file still there: the
+	// writer removes only the oldest.
+	var out []*os.File
+	for _, hf := range h.files {
+		id, ok := idOf(hf)
+		if !ok || id == cur || named[id] {
+			hf.Close()
+			continue
+		}
+		out = append(out, hf)
+	}
+	h.files = nil
+	out = append(out, byName...)
+	if len(out) > 0 {
+		h.last, _ = idOf(out[len(out)-1])
+		h.started = true
+	}
+	return out
+}
+
+func (h *holder) close() {
+	close(h.done)
+	if h.notify != nil {
+		h.notify.Close()
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for _, f := range h.files {
+		f.Close()
+	}
+	h.files = nil
+}
+
 type ringEntry struct {
 	stream string
 	time   time.Time
@@ -296,16 +580,21 @@ func sameFile(f *os.File, fi os.FileInfo) bool {
 	return a.Ino == b.Ino && a.Dev == b.Dev
 }
 
-func readFile(path string, merge bool, keep func(*Entry) (bool, error), emit func(Entry) error) error {
+// readFile reads the file at path to its end and returns it, open (nil
+// when it is gone).
+func readFile(path string, merge bool, keep func(*Entry) (bool, error), emit func(Entry) error) (*os.File, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil // rotated away while we looked
+			return nil, nil // rotated away while we looked
 		}
-		return fmt.Errorf("open container log: %w", err)
+		return nil, fmt.Errorf("open container log: %w", err)
 	}
-	defer f.Close()
-	return (&lineReader{f: f, merge: merge}).each(keep, emit, true)
+	if err := (&lineReader{f: f, merge: merge}).each(keep, emit, true); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // lineReader reads whole lines from a growing file, keeping a partial last
