@@ -53,6 +53,13 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "build supervisor: %v\n%s", err, out)
 			return 1
 		}
+		// The hibernated form, next to it (used only with --hibernate-after).
+		cmd = exec.Command("go", "build", "-o", filepath.Join(dir, MonitorBinary), "github.com/berth/container/cmd/container-runtime-monitor")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build monitor: %v\n%s", err, out)
+			return 1
+		}
 		lowerDir = filepath.Join(dir, "lower")
 		if err := busyboxRootfs(lowerDir); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -282,6 +289,43 @@ func TestOutputAndExit(t *testing.T) {
 	}
 	if _, err := h.api.Kill(t.Context(), &runtimev1.KillRequest{Signal: 15}); !errors.Is(errgrpc.ToNative(err), errdefs.ErrFailedPrecondition) {
 		t.Errorf("kill of stopped container: %v", err)
+	}
+}
+
+func TestVolatileRootfs(t *testing.T) {
+	for _, tc := range []struct {
+		ms   []*runtimev1.Mount
+		want bool
+	}{
+		{nil, false},
+		{[]*runtimev1.Mount{{Type: "overlay", Options: []string{"lowerdir=/a", "upperdir=/b", "workdir=/c"}}}, false},
+		{[]*runtimev1.Mount{{Type: "overlay", Options: []string{"lowerdir=/a", "upperdir=/b", "workdir=/c", "volatile"}}}, true},
+		{[]*runtimev1.Mount{{Type: "bind", Options: []string{"volatile"}}}, false},
+	} {
+		if got := volatileRootfs(tc.ms); got != tc.want {
+			t.Errorf("volatileRootfs(%v) = %v, want %v", tc.ms, got, tc.want)
+		}
+	}
+}
+
+// TestVolatileExitRecord: a container on a volatile overlay (an
+// ephemeral one) has its exit recorded in exit.json like any other.
+func TestVolatileExitRecord(t *testing.T) {
+	integration(t)
+	h := startSupervisor(t, nil)
+	rootfs := h.rootfs()
+	rootfs[0].Options = append(rootfs[0].Options, "volatile")
+	if _, err := h.api.Create(t.Context(), &runtimev1.CreateRequest{Spec: sh("exit 6"), Rootfs: rootfs, Start: true}); err != nil {
+		t.Fatalf("create: %v", errgrpc.ToNative(err))
+	}
+	if e := h.wait(t); e.GetCode() != 6 {
+		t.Fatalf("exit = %+v, want code 6", e)
+	}
+	if _, err := h.api.Delete(t.Context(), &runtimev1.DeleteRequest{}); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	if st, err := (bundle.Bundle{Dir: h.bundle}).ReadExit(); err != nil || st.Code != 6 {
+		t.Fatalf("exit.json = %+v, %v", st, err)
 	}
 }
 
