@@ -87,6 +87,17 @@ func (b Bundle) WriteExit(st ExitStatus) error {
 	return WriteFileAtomic(b.Exit(), append(data, '\n'), 0o644)
 }
 
+// WriteExitVolatile records st in the bundle atomically but without the
+// fsyncs: for a container thrown away after it runs (its rootfs is a
+// volatile overlay), whose exit record need not survive a host crash.
+func (b Bundle) WriteExitVolatile(st ExitStatus) error {
+	data, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("encode exit status: %w", err)
+	}
+	return writeFileAtomic(b.Exit(), append(data, '\n'), 0o644, false)
+}
+
 // ReadExit reads exit.json. It returns an ErrNotFound error when the
 // container has no recorded exit and an ErrInvalidArgument error when the
 // file does not parse.
@@ -135,7 +146,12 @@ func ParseExit(data []byte) (ExitStatus, error) {
 
 // WriteFileAtomic writes data to path through a temporary file in the same
 // directory, fsyncs it, renames it into place and fsyncs the directory.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) (retErr error) {
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return writeFileAtomic(path, data, perm, true)
+}
+
+// writeFileAtomic is WriteFileAtomic, with the fsyncs only when durable.
+func writeFileAtomic(path string, data []byte, perm os.FileMode, durable bool) (retErr error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {
@@ -153,14 +169,19 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) (retErr error) 
 	if err := f.Chmod(perm); err != nil {
 		return fmt.Errorf("write %q: %w", path, err)
 	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %q: %w", path, err)
+	if durable {
+		if err := f.Sync(); err != nil {
+			return fmt.Errorf("sync %q: %w", path, err)
+		}
 	}
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("write %q: %w", path, err)
 	}
 	if err := os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("write %q: %w", path, err)
+	}
+	if !durable {
+		return nil
 	}
 	d, err := os.Open(dir)
 	if err != nil {

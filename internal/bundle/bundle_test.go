@@ -32,6 +32,26 @@ func TestExitRoundTrip(t *testing.T) {
 	}
 }
 
+// TestExitVolatileRoundTrip: the exit record of a volatile container is
+// written atomically like any other (no fsync, same file, no temporaries).
+func TestExitVolatileRoundTrip(t *testing.T) {
+	b := Bundle{Dir: t.TempDir()}
+	want := ExitStatus{Code: 6, ExitedAt: time.Now().UTC().Round(0)}
+	if err := b.WriteExit(ExitStatus{Code: 1, ExitedAt: want.ExitedAt}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.WriteExitVolatile(want); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.ReadExit()
+	if err != nil || got.Code != 6 || !got.ExitedAt.Equal(want.ExitedAt) {
+		t.Fatalf("ReadExit = %+v, %v; want %+v", got, err, want)
+	}
+	if entries, _ := os.ReadDir(b.Dir); len(entries) != 1 {
+		t.Fatalf("bundle holds %d files, want 1", len(entries))
+	}
+}
+
 func TestReadExitCorrupt(t *testing.T) {
 	b := Bundle{Dir: t.TempDir()}
 	if err := os.WriteFile(b.Exit(), []byte(`{"code":`), 0o644); err != nil {
