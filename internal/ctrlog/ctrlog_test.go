@@ -362,6 +362,51 @@ func TestFollowWakesOnCreate(t *testing.T) {
 	}
 }
 
+// TestFollowWatchBudget checks that followers beyond maxWatches poll
+// instead of taking more inotify instances, and that all are given back.
+func TestFollowWatchBudget(t *testing.T) {
+	const n = maxWatches + 8
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	got := make(chan string, n)
+	done := make(chan error, n)
+	var writers []*Writer
+	for range n {
+		path := filepath.Join(t.TempDir(), "container.log")
+		w, err := NewWriter(path, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		writers = append(writers, w)
+		go func() {
+			done <- Read(ctx, path, ReadOptions{Tail: -1, Follow: true, PollInterval: 10 * time.Millisecond},
+				func(e Entry) error { got <- string(e.Line); return nil })
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	if w := watches.Load(); w > maxWatches {
+		t.Errorf("%d inotify instances, want at most %d", w, maxWatches)
+	}
+	for i, w := range writers {
+		_ = w.Write(Stdout, time.Now(), fmt.Appendf(nil, "%d\n", i))
+	}
+	for range n {
+		select {
+		case <-got:
+		case <-time.After(5 * time.Second):
+			t.Fatal("a follower did not see its line")
+		}
+	}
+	cancel()
+	for range n {
+		<-done
+	}
+	if w := watches.Load(); w != 0 {
+		t.Errorf("%d inotify instances held after the followers ended", w)
+	}
+}
+
 // openFDs counts this process's open descriptors.
 func openFDs(t *testing.T) int {
 	t.Helper()

@@ -383,16 +383,32 @@ func (h *holder) created() {
 	}
 }
 
+// maxWatches bounds the inotify instances this process holds for
+// followers: the kernel's limit (fs.inotify.max_user_instances, 128 by
+// default) is shared by every process of the user, root's system daemons
+// among them.
+const maxWatches = 32
+
+// watches counts the inotify instances held (see maxWatches).
+var watches atomic.Int32
+
 // watchCreate calls fn after files are created in (or moved into) dir,
-// until the returned file is closed. It returns nil when inotify is not
-// available (the follower then only polls; see holder).
+// until the returned file is closed (then decrement watches). It returns nil
+// when inotify is not available or maxWatches are in use (the follower
+// then only polls; see holder).
 func watchCreate(dir string, fn func()) *os.File {
+	if watches.Add(1) > maxWatches {
+		watches.Add(-1)
+		return nil
+	}
 	fd, err := syscall.InotifyInit1(syscall.IN_NONBLOCK | syscall.IN_CLOEXEC)
 	if err != nil {
+		watches.Add(-1)
 		return nil
 	}
 	if _, err := syscall.InotifyAddWatch(fd, dir, syscall.IN_CREATE|syscall.IN_MOVED_TO); err != nil {
 		syscall.Close(fd)
+		watches.Add(-1)
 		return nil
 	}
 	f := os.NewFile(uintptr(fd), "inotify")
@@ -551,6 +567,7 @@ func (h *holder) close() {
 	close(h.done)
 	if h.notify != nil {
 		h.notify.Close()
+		watches.Add(-1)
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
