@@ -178,35 +178,102 @@ func (h *server) hibernateStream(srv any, ss grpc.ServerStream, _ *grpc.StreamSe
 	return next(srv, ss)
 }
 
-// keepListener is the supervisor socket's listener as gRPC sees it: Close
-// stops Accept but keeps the socket, which outlives the server (handed to
-// the monitor, or served again).
-type keepListener struct {
-	*net.UnixListener
-	closed atomic.Bool
+// acceptor accepts on the supervisor socket and hands the connections to
+// gRPC through a connQueue, so that the socket can be handed over with no
+// connection lost: stop ends accepting without closing the socket and
+// reports a connection accepted meanwhile (then gRPC serves it and the
+// supervisor does not hibernate). gRPC's own Serve would close, or drop,
+// a connection accepted while it stops.
+type acceptor struct {
+	l        *net.UnixListener
+	q        *connQueue
+	stopping atomic.Bool
+	late     atomic.Bool   // a connection was accepted while stopping
+	done     chan struct{} // closed when the accept loop ends
 }
 
-func (l *keepListener) Accept() (net.Conn, error) {
-	c, err := l.UnixListener.Accept()
-	if l.closed.Load() {
-		if c != nil {
-			c.Close()
+// start starts accepting for a new gRPC listener, which it returns.
+func (a *acceptor) start() net.Listener {
+	a.q = &connQueue{ch: make(chan net.Conn), closed: make(chan struct{}), addr: a.l.Addr()}
+	a.resume()
+	return a.q
+}
+
+// resume starts accepting again for the current gRPC listener.
+func (a *acceptor) resume() {
+	a.stopping.Store(false)
+	a.late.Store(false)
+	_ = a.l.SetDeadline(time.Time{})
+	a.done = make(chan struct{})
+	go a.run(a.q, a.done)
+}
+
+func (a *acceptor) run(q *connQueue, done chan struct{}) {
+	defer close(done)
+	for {
+		c, err := a.l.Accept()
+		if err != nil {
+			if a.stopping.Load() {
+				return
+			}
+			if errors.Is(err, net.ErrClosed) {
+				q.Close()
+				return
+			}
+			time.Sleep(10 * time.Millisecond) // EMFILE and the like
+			continue
 		}
+		if a.stopping.Load() {
+			a.late.Store(true)
+		}
+		if !q.push(c) {
+			c.Close() // gRPC stopped for good
+		}
+	}
+}
+
+// stop ends accepting; it reports false when a connection came in while
+// it stopped (gRPC serves it; call resume).
+func (a *acceptor) stop() bool {
+	a.stopping.Store(true)
+	_ = a.l.SetDeadline(time.Unix(1, 0))
+	<-a.done
+	return !a.late.Load()
+}
+
+// connQueue is the net.Listener gRPC serves: connections the acceptor
+// pushes. Closing it leaves the socket alone.
+type connQueue struct {
+	ch     chan net.Conn
+	closed chan struct{}
+	once   sync.Once
+	addr   net.Addr
+}
+
+func (q *connQueue) Accept() (net.Conn, error) {
+	select {
+	case c := <-q.ch:
+		return c, nil
+	case <-q.closed:
 		return nil, net.ErrClosed
 	}
-	return c, err
 }
 
-func (l *keepListener) Close() error {
-	l.closed.Store(true)
-	return l.UnixListener.SetDeadline(time.Unix(1, 0))
+func (q *connQueue) push(c net.Conn) bool {
+	select {
+	case q.ch <- c:
+		return true
+	case <-q.closed:
+		return false
+	}
 }
 
-// reopen undoes Close.
-func (l *keepListener) reopen() {
-	l.closed.Store(false)
-	_ = l.UnixListener.SetDeadline(time.Time{})
+func (q *connQueue) Close() error {
+	q.once.Do(func() { close(q.closed) })
+	return nil
 }
+
+func (q *connQueue) Addr() net.Addr { return q.addr }
 
 // dupFd returns a duplicate of c's fd that is not close-on-exec.
 func dupFd(c syscall.Conn) (int, error) {
@@ -238,7 +305,7 @@ func (s *supervisor) hibernatable(quiet time.Duration) bool {
 
 // prepareHandover duplicates the fds to hand over and writes
 // hibernate.json. The caller holds opMu.
-func (s *supervisor) prepareHandover(l *keepListener) (_ *handover, retErr error) {
+func (s *supervisor) prepareHandover(l *net.UnixListener) (_ *handover, retErr error) {
 	s.mu.Lock()
 	hv := &handover{
 		Pid: s.pid, CreatedAt: s.createdAt, StartedAt: s.startedAt, Mounted: s.mounted, Execs: s.execs,
@@ -259,7 +326,7 @@ func (s *supervisor) prepareHandover(l *keepListener) (_ *handover, retErr error
 	if _, err := unix.FcntlInt(uintptr(hv.Pidfd), unix.F_SETFD, 0); err != nil { // kept across exec
 		return nil, fmt.Errorf("pidfd: %w", err)
 	}
-	if hv.Listen, err = dupFd(l.UnixListener); err != nil {
+	if hv.Listen, err = dupFd(l); err != nil {
 		return nil, fmt.Errorf("listener fd: %w", err)
 	}
 	if hv.Stdout, err = dupFd(stdio.StdoutReader()); err != nil {
@@ -394,7 +461,7 @@ func resumeListener(fd int) (*net.UnixListener, error) {
 // hibernate hands the supervisor over to the monitor by execve(2) when it
 // is quiet and its container may hibernate. It returns only when it did
 // not, with the gRPC server to use from then on.
-func hibernate(s *supervisor, hb *hibernation, l *keepListener, srv *grpc.Server, cfg Config, self string,
+func hibernate(s *supervisor, hb *hibernation, a *acceptor, srv *grpc.Server, cfg Config, self string,
 	log *slog.Logger, served chan error, newServer func() *grpc.Server) *grpc.Server {
 	if !hb.quiet() || !s.opMu.TryLock() {
 		return srv
@@ -403,18 +470,27 @@ func hibernate(s *supervisor, hb *hibernation, l *keepListener, srv *grpc.Server
 	if !s.hibernatable(hb.after) {
 		return srv
 	}
-	hv, err := s.prepareHandover(l)
+	hv, err := s.prepareHandover(a.l)
 	if err != nil {
 		log.Warn("not hibernating", "err", err)
 		return srv
 	}
-	if !hb.begin() {
+	undo := func() {
 		hv.close()
 		_ = os.Remove(filepath.Join(s.state, hibernateFile))
+	}
+	// New connections wait in the socket's backlog from here on.
+	if !a.stop() {
+		a.resume()
+		undo()
 		return srv
 	}
-	// Pending Waits end with errHibernating, clients get a GOAWAY; the
-	// listening socket stays open (keepListener).
+	if !hb.begin() {
+		a.resume()
+		undo()
+		return srv
+	}
+	// Pending Waits end with errHibernating, clients get a GOAWAY.
 	stopped := make(chan struct{})
 	go func() { srv.GracefulStop(); close(stopped) }()
 	select {
@@ -432,8 +508,7 @@ func hibernate(s *supervisor, hb *hibernation, l *keepListener, srv *grpc.Server
 
 	// Still here: serve again.
 	log.Error("hibernate", "err", fmt.Errorf("exec %s: %w", monitor, err))
-	hv.close()
-	_ = os.Remove(filepath.Join(s.state, hibernateFile))
+	undo()
 	s.mu.Lock()
 	stdio := s.stdio
 	s.mu.Unlock()
@@ -449,8 +524,8 @@ func hibernate(s *supervisor, hb *hibernation, l *keepListener, srv *grpc.Server
 		log.Error("reopen container log", "err", err)
 	}
 	hb.abort()
-	l.reopen()
 	srv = newServer()
+	l := a.start()
 	go func() { served <- srv.Serve(l) }()
 	return srv
 }

@@ -245,7 +245,7 @@ func runChild(cfg Config, ready *os.File) int {
 			return fail(err)
 		}
 	}
-	l := &keepListener{UnixListener: ul}
+	a := &acceptor{l: ul}
 
 	signals := make(chan os.Signal, 32)
 	signal.Notify(signals, unix.SIGCHLD, unix.SIGTERM, unix.SIGINT)
@@ -257,7 +257,7 @@ func runChild(cfg Config, ready *os.File) int {
 	}
 	self, err := os.Executable()
 	if err != nil {
-		l.Close()
+		ul.Close()
 		return fail(fmt.Errorf("find own binary: %w", err))
 	}
 	build := func(c Config) *supervisor {
@@ -291,7 +291,7 @@ func runChild(cfg Config, ready *os.File) int {
 		h.s, shutdown = s, s.shutdownRequested()
 		if hv != nil {
 			if err := s.resume(hv); err != nil {
-				l.Close()
+				ul.Close()
 				return fail(err)
 			}
 		}
@@ -317,6 +317,7 @@ func runChild(cfg Config, ready *os.File) int {
 	}
 	srv := newServer()
 	served := make(chan error, 1)
+	l := a.start()
 	go func() { served <- srv.Serve(l) }()
 
 	var hibernateTick <-chan time.Time
@@ -376,7 +377,7 @@ loop:
 			}
 			c := cfg
 			c.ID, c.Bundle, c.State = s.id, s.bundle.Dir, s.state
-			srv = hibernate(s, h.hib, l, srv, c, self, log, served, newServer)
+			srv = hibernate(s, h.hib, a, srv, c, self, log, served, newServer)
 		case <-lifeline:
 			lifeline = nil
 			if h.idle.orphaned() {
