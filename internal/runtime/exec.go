@@ -17,7 +17,7 @@ import (
 func (r *Runtime) Exec(ctx context.Context, id string, p containers.ExecProcess) (containers.IO, error) {
 	for i := 0; ; i++ {
 		io, raced, err := r.exec(ctx, id, p)
-		if !raced || i == 3 {
+		if !raced || !raceBackoff(ctx, i) {
 			return io, err
 		}
 	}
@@ -111,7 +111,7 @@ func (r *Runtime) Attach(ctx context.Context, id string) (containers.IO, error) 
 		// trailer set.)
 		md, err := stream.Header()
 		if err != nil || md == nil {
-			if _, raced := hibernating(stream.Trailer()); raced && i < 3 {
+			if _, raced := hibernating(stream.Trailer()); raced && raceBackoff(ctx, i) {
 				continue
 			}
 		}

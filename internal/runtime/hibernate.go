@@ -58,9 +58,23 @@ func retryHibernating(ctx context.Context, method string, req, reply any, cc *gr
 	for i := 0; ; i++ {
 		var md metadata.MD
 		err := invoker(ctx, method, req, reply, cc, append(opts, grpc.Trailer(&md))...)
-		if pid, ok := hibernating(md); err == nil || !ok || pid != 0 || i == 3 || ctx.Err() != nil {
+		if pid, ok := hibernating(md); err == nil || !ok || pid != 0 || !raceBackoff(ctx, i) {
 			return err
 		}
+	}
+}
+
+// raceBackoff waits before attempt i+1 of a call that raced a
+// hibernation (the handover takes a few ms); false when it gives up.
+func raceBackoff(ctx context.Context, i int) bool {
+	if i >= 8 {
+		return false
+	}
+	select {
+	case <-time.After(min(5*time.Millisecond<<i, 200*time.Millisecond)):
+		return true
+	case <-ctx.Done():
+		return false
 	}
 }
 
