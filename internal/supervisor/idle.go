@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -111,12 +112,23 @@ func (h *server) Adopt(_ context.Context, req *runtimev1.AdoptRequest) (*runtime
 // supervisor spawned per container warms them once built) and the
 // os package's pidfd probe, which its first exec of runc runs (≈ 0.6 ms
 // measured under load) and os.FindProcess runs too.
+//
+// It also raises the GC percent to createGCPercent until Create is done
+// (an idle process allocates next to nothing); call it before serving.
 func warmIdle() {
-	warmEncoder()
-	if p, err := os.FindProcess(os.Getpid()); err == nil {
-		_ = p.Release()
-	}
+	idleGCPercent = debug.SetGCPercent(createGCPercent)
+	go func() {
+		warmEncoder()
+		if p, err := os.FindProcess(os.Getpid()); err == nil {
+			_ = p.Release()
+		}
+	}()
 }
+
+// idleGCPercent is the GC percent an idle supervisor ran with before
+// warmIdle raised it; Create restores it. Written before serving, read
+// by the one Create (opMu).
+var idleGCPercent int
 
 // orphaned reports whether the idle supervisor must exit now that its
 // lifeline broke: true unless it was adopted, and no adoption follows.

@@ -280,7 +280,7 @@ func runChild(cfg Config, ready *os.File) int {
 	var adopted chan adoption
 	var lifeline <-chan struct{}
 	if cfg.Idle {
-		go warmIdle()
+		warmIdle()
 		adopted = make(chan adoption, 1)
 		h.idle = &idleState{sock: sock, pidFile: pidFile, build: build, done: adopted}
 		if cfg.LifelineFD > 0 {
