@@ -544,3 +544,45 @@ func BenchmarkReadMerge(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkAppendEntry(b *testing.B) {
+	line := []byte(strings.Repeat("x", 1023) + "\n")
+	ts := []byte("2026-01-02T03:04:05.123456789Z")
+	var buf []byte
+	b.SetBytes(int64(len(line)))
+	for b.Loop() {
+		buf = appendEntry(buf[:0], Stdout, ts, line)
+	}
+}
+
+// TestSafeRun checks the 8-bytes-at-a-time scan against the byte loop, for
+// every special byte at every position of runs around the word size.
+func TestSafeRun(t *testing.T) {
+	naive := func(s []byte) int {
+		i := 0
+		for i < len(s) && s[i] < utf8.RuneSelf && safe[s[i]] {
+			i++
+		}
+		return i
+	}
+	for n := range 40 {
+		for pos := range n {
+			for _, c := range []byte{0, 0x1f, '"', '\\', 0x7f, 0x80, 0xff, 'a', ' ', 0x21, 0x5b, 0x5d} {
+				s := bytes.Repeat([]byte("x"), n)
+				s[pos] = c
+				if got, want := safeRun(s), naive(s); got != want {
+					t.Fatalf("safeRun(%q) = %d, want %d", s, got, want)
+				}
+			}
+		}
+	}
+	for b := range 256 { // every byte value in every lane, after safe bytes of all kinds
+		for lane := range 8 {
+			s := []byte(" !#[]~az09xxxxxx")
+			s[lane+8] = byte(b)
+			if got, want := safeRun(s), naive(s); got != want {
+				t.Fatalf("safeRun(%q) = %d, want %d", s, got, want)
+			}
+		}
+	}
+}

@@ -14,6 +14,7 @@ package ctrlog
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
@@ -210,12 +211,33 @@ var safe = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
+// safeRun returns the length of the longest prefix of s that is copied
+// unescaped. It looks at 8 bytes at a time: the byte-by-byte loop was the
+// supervisor's largest cost for a stream of long lines.
+func safeRun(s []byte) int {
+	const (
+		ones  = 0x0101010101010101
+		highs = 0x8080808080808080
+	)
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		v := binary.LittleEndian.Uint64(s[i:])
+		q := v ^ ('"' * ones)  // zero where a byte is '"'
+		b := v ^ ('\\' * ones) // zero where a byte is '\\'
+		// A byte >= 0x80, < 0x20, or zero in q or b.
+		if (v|(v-0x20*ones)|(q-ones)&^q|(b-ones)&^b)&highs != 0 {
+			break
+		}
+	}
+	for i < len(s) && s[i] < utf8.RuneSelf && safe[s[i]] {
+		i++
+	}
+	return i
+}
+
 func appendJSONString(dst, s []byte) []byte {
 	for i := 0; i < len(s); {
-		j := i
-		for j < len(s) && s[j] < utf8.RuneSelf && safe[s[j]] {
-			j++
-		}
+		j := i + safeRun(s[i:])
 		dst = append(dst, s[i:j]...)
 		if i = j; i == len(s) {
 			break
