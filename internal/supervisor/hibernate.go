@@ -151,6 +151,13 @@ func (hb *hibernation) abort() {
 	hb.on, hb.last = false, time.Now()
 }
 
+// disable turns hibernation off for good (it failed).
+func (hb *hibernation) disable() {
+	hb.mu.Lock()
+	defer hb.mu.Unlock()
+	hb.after = 0
+}
+
 // refused is the error of a call that raced the handover, with the
 // trailer that tells the caller to retry.
 func refused(ctx context.Context) error {
@@ -472,7 +479,8 @@ func hibernate(s *supervisor, hb *hibernation, a *acceptor, srv *grpc.Server, cf
 	}
 	hv, err := s.prepareHandover(a.l)
 	if err != nil {
-		log.Warn("not hibernating", "err", err)
+		log.Warn("hibernation disabled", "err", err)
+		hb.disable()
 		return srv
 	}
 	undo := func() {
@@ -524,6 +532,7 @@ func hibernate(s *supervisor, hb *hibernation, a *acceptor, srv *grpc.Server, cf
 		log.Error("reopen container log", "err", err)
 	}
 	hb.abort()
+	hb.disable() // logged once, not at every tick
 	srv = newServer()
 	l := a.start()
 	go func() { served <- srv.Serve(l) }()
