@@ -219,3 +219,47 @@ func TestAutoRemoveWait(t *testing.T) {
 		t.Fatalf("Wait on a new created container = %+v, %v; want it to wait", got, err)
 	}
 }
+
+// failingStore fails every Create.
+type failingStore struct{ *fakeStore }
+
+func (failingStore) Create(context.Context, Container) error { return errors.New("disk full") }
+
+// TestCreateCommitsSideBySide: the snapshot and the record are made side
+// by side; when either fails the other is undone; a record whose snapshot
+// a crash lost gets it prepared again at start.
+func TestCreateCommitsSideBySide(t *testing.T) {
+	s, st, sn, _ := newTestService(t)
+	ctx := t.Context()
+	sn.fail = true
+	if _, err := s.Create(ctx, "nospace", Spec{Image: "busybox", StopTimeout: -1}); err == nil {
+		t.Fatal("Create with a failing snapshot succeeded")
+	}
+	if len(st.m) != 0 || len(sn.keys) != 0 {
+		t.Fatalf("failed prepare left records %v, snapshots %v", st.m, sn.keys)
+	}
+	sn.fail = false
+
+	s2 := New(Opt{Store: failingStore{st}, Images: fakeImages{}, Snapshots: sn, Runtime: &fakeRuntime{procs: map[string]chan Exit{}},
+		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	t.Cleanup(s2.Close)
+	if _, err := s2.Create(ctx, "nodisk", Spec{Image: "busybox", StopTimeout: -1}); err == nil {
+		t.Fatal("Create with a failing store succeeded")
+	}
+	if len(st.m) != 0 || len(sn.keys) != 0 {
+		t.Fatalf("failed record left records %v, snapshots %v", st.m, sn.keys)
+	}
+
+	// A record without its snapshot, as a crash between the two leaves.
+	if err := st.Create(ctx, Container{ID: "half", Name: "half", Runtime: DefaultRuntime,
+		Image: Image{ChainID: "sha256:abc"}, Spec: Spec{Image: "busybox", Restart: "no", StopTimeout: -1},
+		State: State{Status: StatusCreated}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, "half"); err != nil {
+		t.Fatalf("Start of a record without its snapshot: %v", err)
+	}
+	if !sn.keys[snapshotKey("half")] {
+		t.Fatal("start did not prepare the missing snapshot")
+	}
+}

@@ -222,23 +222,35 @@ func (s *Service) Create(ctx context.Context, name string, spec Spec) (_ Contain
 	if len(spec.command(img.Config)) == 0 {
 		return Container{}, fmt.Errorf("container %q: no command specified: %w", id, errdefs.ErrInvalidArgument)
 	}
-	if err := s.prepareRootfs(ctx, id, img.ChainID); err != nil {
-		return Container{}, err
-	}
-	defer func() {
-		if retErr != nil {
-			if err := s.snapshots.Remove(context.WithoutCancel(ctx), snapshotKey(id)); err != nil && !errdefs.IsNotFound(err) {
-				s.log.WarnContext(ctx, "remove snapshot after failed create", "container", id, "err", err)
-			}
-		}
-	}()
+	// The snapshot and the record are committed side by side (two bbolt
+	// files, two fdatasyncs each). The container's lock keeps every other
+	// operation on it waiting until both are there (or both are gone). A
+	// crash in between leaves a snapshot without a record (removed by
+	// Recover or the next create of the id) or a record without a
+	// snapshot (start prepares it again; removal finds none to remove).
+	unlock := s.lock(id)
+	defer unlock()
 	c := Container{
 		ID: id, Name: id, Image: img, Spec: spec,
 		CreatedAt: time.Now().UTC(), Runtime: spec.Runtime,
 		State: State{Status: StatusCreated},
 	}
-	if err := s.store.Create(ctx, c); err != nil {
-		return Container{}, err
+	prepared := make(chan error, 1)
+	go func() { prepared <- s.prepareRootfs(ctx, id, img.ChainID) }()
+	cerr := s.store.Create(ctx, c)
+	if perr := <-prepared; perr != nil || cerr != nil {
+		rctx := context.WithoutCancel(ctx)
+		if perr == nil {
+			if err := s.snapshots.Remove(rctx, snapshotKey(id)); err != nil && !errdefs.IsNotFound(err) {
+				s.log.WarnContext(ctx, "remove snapshot after failed create", "container", id, "err", err)
+			}
+		}
+		if cerr == nil {
+			if err := s.store.Delete(rctx, id); err != nil {
+				s.log.WarnContext(ctx, "remove record after failed create", "container", id, "err", err)
+			}
+		}
+		return Container{}, errors.Join(perr, cerr)
 	}
 	s.mu.Lock()
 	delete(s.removals, id) // a removed container's of the same name
@@ -284,6 +296,11 @@ func (s *Service) startLockedAttached(ctx context.Context, c Container, attach f
 		return Container{}, err
 	}
 	rootfs, err := s.snapshots.Mounts(ctx, snapshotKey(c.ID))
+	if errdefs.IsNotFound(err) {
+		// A create cut short after its record, before its snapshot.
+		s.log.WarnContext(ctx, "prepare the writable layer a create did not finish", "container", c.ID)
+		rootfs, err = s.snapshots.Prepare(ctx, snapshotKey(c.ID), c.Image.ChainID)
+	}
 	if err != nil {
 		return Container{}, fmt.Errorf("rootfs of %q: %w", c.ID, err)
 	}

@@ -88,11 +88,19 @@ func (s *fakeSnapshots) Prepare(_ context.Context, key, _ string) ([]Mount, erro
 	if s.keys[key] {
 		return nil, errdefs.ErrAlreadyExists
 	}
+	if s.fail {
+		return nil, errors.New("no space left on device")
+	}
 	time.Sleep(5 * time.Millisecond) // widen the race window
 	s.keys[key] = true
 	return []Mount{{Type: "bind", Source: "/x"}}, nil
 }
 func (s *fakeSnapshots) Mounts(_ context.Context, key string) ([]Mount, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.keys[key] {
+		return nil, fmt.Errorf("snapshot %q: %w", key, errdefs.ErrNotFound)
+	}
 	return []Mount{{Type: "bind", Source: "/x"}}, nil
 }
 func (s *fakeSnapshots) List(_ context.Context, prefix string) ([]string, error) {
