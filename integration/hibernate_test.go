@@ -289,3 +289,26 @@ func TestContainerHibernatedStdin(t *testing.T) {
 	cli(t, d, 0, "rm", "-f", id)
 	assertNoLeftovers(t, d, []client.Container{{ID: id}})
 }
+
+func TestContainerHibernatedTerminal(t *testing.T) {
+	requireIntegration(t)
+	d, img := startContainersDaemon(t)
+	const id = "hib-tty"
+	// A terminal's pty master is handed over like the pipes.
+	cli(t, d, 0, "run", "-d", "-t", "--name", id, img, "sh", "-c", `echo before; sleep 1.5; echo during; sleep 1000`)
+	pid := waitHibernated(t, d, id)
+	waitLogs(t, d, id, "before\r\nduring\r\n")
+	if out := cli(t, d, 0, "exec", id, "echo", "hi"); out != "hi\n" {
+		t.Fatalf("exec in a hibernated container: %q", out)
+	}
+	if got := waitHibernated(t, d, id); got != pid {
+		t.Fatalf("supervisor pid %d, want %d", got, pid)
+	}
+	timeout := time.Second
+	c, err := d.Client.StopContainer(t.Context(), id, client.StopOptions{Timeout: &timeout})
+	if err != nil || c.State.Status != "stopped" {
+		t.Fatalf("stop: %+v, %v", c.State, err)
+	}
+	cli(t, d, 0, "rm", id)
+	assertNoLeftovers(t, d, []client.Container{{ID: id}})
+}

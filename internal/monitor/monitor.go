@@ -139,7 +139,7 @@ func Run(cfg Config) error {
 		copies.Add(1)
 		go func() {
 			defer copies.Done()
-			if err := w.Copy(o.stream, f); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+			if err := w.Copy(o.stream, eofReader{f}); err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
 				fmt.Fprintf(os.Stderr, "container-runtime-monitor %s: copy %s: %v\n", cfg.ID, o.stream, err)
 			}
 		}()
@@ -164,6 +164,17 @@ func Run(cfg Config) error {
 		runtime.KeepAlive(f) // the fds must outlive the exec, not the File's finalizer
 	}
 	return fmt.Errorf("exec %s: %w", cfg.Resume[0], err)
+}
+
+// eofReader reads a terminal's EIO (its slave side closed) as EOF.
+type eofReader struct{ r io.Reader }
+
+func (e eofReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if errors.Is(err, syscall.EIO) {
+		err = io.EOF
+	}
+	return n, err
 }
 
 // waitReadable blocks until one of fds is readable (or hung up).

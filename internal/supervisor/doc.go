@@ -16,12 +16,12 @@
 //
 // Hibernation (hibernate.go): started with --hibernate-after D (the
 // apiserver sets CONTAINER_SUPERVISOR_HIBERNATE_AFTER=300ms), a supervisor
-// whose container runs with pipes (no terminal), with nothing exec'd still
-// running, that has served no call but Wait and read no output for D,
+// whose container runs, with nothing exec'd still running, that has served
+// no call but Wait and read no output for D,
 // execs container-runtime-monitor (internal/monitor, installed next to
 // this binary) in its own process: pid, session, child-subreaper flag, the
 // container's init and the handed-over fds (listening socket, output
-// pipes, stdin, a pidfd of the init) survive, the rest of its state goes to
+// pipes or the terminal's pty master, stdin, a pidfd of the init) survive, the rest of its state goes to
 // <state>/hibernate.json. Pending Waits end UNAVAILABLE with
 // api/runtime/v1's HibernatingTrailer (the init's pid). The monitor logs the
 // output with internal/ctrlog and, when a client connects or the init

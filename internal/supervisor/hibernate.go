@@ -38,8 +38,8 @@ import (
 // back as `serve --resume ...`, which rebuilds the supervisor from
 // <state>/hibernate.json and serves the waiting connection. Pending Waits
 // end with UNAVAILABLE and runtimev1.HibernatingTrailer (the init's pid).
-// Containers with a terminal, or with exec'd processes still running, do
-// not hibernate.
+// Containers with exec'd processes still running do not hibernate; a
+// terminal is handed over as its pty master (terminal.go).
 
 // MonitorBinary is the hibernated supervisor's program, installed next to
 // container-runtime-linux. Without it a supervisor never hibernates.
@@ -66,6 +66,8 @@ type handover struct {
 	Stdout      int       `json:"stdout_fd"`
 	Stderr      int       `json:"stderr_fd"`
 	Stdin       int       `json:"stdin_fd"` // -1 without
+	// Terminal: Stdout is the pty master (output and stdin).
+	Terminal bool `json:"terminal,omitempty"`
 }
 
 // hibernation counts the calls in flight, so the supervisor knows when it
@@ -306,8 +308,8 @@ func (s *supervisor) hibernatable(quiet time.Duration) bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.status == runtimev1.Status_STATUS_RUNNING && !s.deleted && s.console == nil &&
-		s.stdio != nil && s.logw != nil && s.running == 0 && len(s.subs) == 0
+	return s.status == runtimev1.Status_STATUS_RUNNING && !s.deleted &&
+		(s.stdio != nil || s.pty != nil) && s.logw != nil && s.running == 0 && len(s.subs) == 0
 }
 
 // prepareHandover duplicates the fds to hand over and writes
@@ -319,7 +321,7 @@ func (s *supervisor) prepareHandover(l *net.UnixListener) (_ *handover, retErr e
 		LogMaxSize: s.logMaxSize, LogMaxFiles: s.logMaxFiles,
 		Listen: -1, Pidfd: -1, Stdout: -1, Stderr: -1, Stdin: -1,
 	}
-	stdio := s.stdio
+	stdio, pty := s.stdio, s.pty
 	s.mu.Unlock()
 	defer func() {
 		if retErr != nil {
@@ -336,13 +338,18 @@ func (s *supervisor) prepareHandover(l *net.UnixListener) (_ *handover, retErr e
 	if hv.Listen, err = dupFd(l); err != nil {
 		return nil, fmt.Errorf("listener fd: %w", err)
 	}
-	if hv.Stdout, err = dupFd(stdio.StdoutReader()); err != nil {
+	if pty != nil {
+		hv.Terminal = true
+		if hv.Stdout, err = dupFd(pty); err != nil {
+			return nil, fmt.Errorf("terminal fd: %w", err)
+		}
+	} else if hv.Stdout, err = dupFd(stdio.StdoutReader()); err != nil {
 		return nil, fmt.Errorf("stdout fd: %w", err)
-	}
-	if hv.Stderr, err = dupFd(stdio.StderrReader()); err != nil {
+	} else if hv.Stderr, err = dupFd(stdio.StderrReader()); err != nil {
 		return nil, fmt.Errorf("stderr fd: %w", err)
 	}
-	if w := stdio.StdinWriter(); w != nil {
+	if pty == nil && stdio.StdinWriter() != nil {
+		w := stdio.StdinWriter()
 		s.mu.Lock()
 		open := s.stdin != nil
 		s.mu.Unlock()
@@ -378,14 +385,37 @@ func (hv *handover) close() {
 // holds) and closes the log; the pipes stay open.
 func (s *supervisor) stopOutput() {
 	s.mu.Lock()
-	stdio, logw := s.stdio, s.logw
+	logw := s.logw
 	s.mu.Unlock()
 	s.hibernating.Store(true)
-	past := time.Unix(1, 0)
-	_ = stdio.StdoutReader().SetReadDeadline(past)
-	_ = stdio.StderrReader().SetReadDeadline(past)
+	s.setOutputDeadline(time.Unix(1, 0))
 	s.copies.Wait()
 	_ = logw.Close()
+}
+
+// setOutputDeadline sets the read deadline of the container's output.
+func (s *supervisor) setOutputDeadline(t time.Time) {
+	s.mu.Lock()
+	stdio, pty := s.stdio, s.pty
+	s.mu.Unlock()
+	if pty != nil {
+		_ = pty.SetReadDeadline(t)
+		return
+	}
+	_ = stdio.StdoutReader().SetReadDeadline(t)
+	_ = stdio.StderrReader().SetReadDeadline(t)
+}
+
+// copyOutput copies the container's output (terminal or pipes) into logw.
+func (s *supervisor) copyOutput(logw *ctrlog.Writer) {
+	s.mu.Lock()
+	stdio, pty := s.stdio, s.pty
+	s.mu.Unlock()
+	if pty != nil {
+		s.copyTerminal(logw, pty)
+		return
+	}
+	s.copyPipes(logw, stdio)
 }
 
 // monitorArgs is the monitor's command line; it execs resume when it wakes.
@@ -393,8 +423,11 @@ func (s *supervisor) monitorArgs(monitor string, hv *handover, resume []string) 
 	args := []string{monitor, "--id", s.id, "--log", s.bundle.Log(),
 		"--log-max-size", strconv.FormatInt(hv.LogMaxSize, 10),
 		"--log-max-files", strconv.Itoa(hv.LogMaxFiles),
-		"--listen", strconv.Itoa(hv.Listen), "--pidfd", strconv.Itoa(hv.Pidfd),
-		"--stdout", strconv.Itoa(hv.Stdout), "--stderr", strconv.Itoa(hv.Stderr), "--"}
+		"--listen", strconv.Itoa(hv.Listen), "--pidfd", strconv.Itoa(hv.Pidfd), "--stdout", strconv.Itoa(hv.Stdout)}
+	if hv.Stderr >= 0 {
+		args = append(args, "--stderr", strconv.Itoa(hv.Stderr))
+	}
+	args = append(args, "--")
 	return append(args, resume...)
 }
 
@@ -430,20 +463,35 @@ func (s *supervisor) resume(hv *handover) error {
 	if err != nil {
 		return err
 	}
-	var stdinW *os.File
-	if hv.Stdin >= 0 {
-		stdinW = os.NewFile(uintptr(hv.Stdin), "stdin")
+	if hv.Terminal {
+		con, pty, err := terminalFromFd(hv.Stdout)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.console, s.pty, s.stdin = con, pty, pty
+		s.mu.Unlock()
 	}
-	stdio := runc.PipeIOFromFiles(stdinW, os.NewFile(uintptr(hv.Stdout), "stdout"), os.NewFile(uintptr(hv.Stderr), "stderr"))
+	var stdio *runc.PipeIO
+	if !hv.Terminal {
+		var stdinW *os.File
+		if hv.Stdin >= 0 {
+			stdinW = os.NewFile(uintptr(hv.Stdin), "stdin")
+		}
+		stdio = runc.PipeIOFromFiles(stdinW, os.NewFile(uintptr(hv.Stdout), "stdout"), os.NewFile(uintptr(hv.Stderr), "stderr"))
+		s.mu.Lock()
+		s.stdio = stdio
+		if stdinW != nil {
+			s.stdin = stdinW
+		}
+		s.mu.Unlock()
+	}
 	s.mu.Lock()
 	s.status, s.pid, s.createdAt, s.startedAt = runtimev1.Status_STATUS_RUNNING, hv.Pid, hv.CreatedAt, hv.StartedAt
 	s.mounted, s.execs, s.logMaxSize, s.logMaxFiles = hv.Mounted, hv.Execs, hv.LogMaxSize, hv.LogMaxFiles
-	s.stdio, s.logw, s.spec = stdio, logw, &spec
-	if stdinW != nil {
-		s.stdin = stdinW
-	}
+	s.logw, s.spec = logw, &spec
 	s.mu.Unlock()
-	s.copyPipes(logw, stdio)
+	s.copyOutput(logw)
 	go s.watch(hv.Pid)
 	return nil
 }
@@ -517,17 +565,13 @@ func hibernate(s *supervisor, hb *hibernation, a *acceptor, srv *grpc.Server, cf
 	// Still here: serve again.
 	log.Error("hibernate", "err", fmt.Errorf("exec %s: %w", monitor, err))
 	undo()
-	s.mu.Lock()
-	stdio := s.stdio
-	s.mu.Unlock()
-	_ = stdio.StdoutReader().SetReadDeadline(time.Time{})
-	_ = stdio.StderrReader().SetReadDeadline(time.Time{})
+	s.setOutputDeadline(time.Time{})
 	s.hibernating.Store(false)
 	if logw, err := ctrlog.NewWriter(s.bundle.Log(), s.logMaxSize, s.logMaxFiles); err == nil {
 		s.mu.Lock()
 		s.logw = logw
 		s.mu.Unlock()
-		s.copyPipes(logw, stdio)
+		s.copyOutput(logw)
 	} else {
 		log.Error("reopen container log", "err", err)
 	}

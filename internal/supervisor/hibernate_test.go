@@ -84,3 +84,40 @@ func TestHibernate(t *testing.T) {
 		t.Fatalf("stdout %q", out)
 	}
 }
+
+// TestHibernateTerminal: a terminal is handed over; a resize after the
+// wake-up reaches it.
+func TestHibernateTerminal(t *testing.T) {
+	integration(t)
+	h := startSupervisor(t, func(args []string) *exec.Cmd {
+		return exec.Command(supervisorBin, append(args, "--hibernate-after", "100ms")...)
+	})
+	spec := sh("echo up; sleep 1.5; stty size; sleep 1000")
+	spec.Terminal = true
+	h.run(t, spec)
+	sup := h.supervisorPid(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for exeOf(sup) != MonitorBinary {
+		if time.Now().After(deadline) {
+			t.Fatalf("supervisor %d runs %q, not the monitor", sup, exeOf(sup))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := h.api.ResizePty(t.Context(), &runtimev1.ResizePtyRequest{Width: 50, Height: 20}); err != nil {
+		t.Fatalf("resize: %v", err)
+	}
+	deadline = time.Now().Add(5 * time.Second)
+	for {
+		out := h.logs(t)["stdout"]
+		if out == "up\r\n20 50\r\n" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stdout %q", out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := h.api.Kill(t.Context(), &runtimev1.KillRequest{Signal: 9}); err != nil {
+		t.Fatalf("kill: %v", err)
+	}
+}

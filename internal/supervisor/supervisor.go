@@ -70,6 +70,7 @@ type supervisor struct {
 	mounted    bool // we mounted the rootfs
 	stdio      *runc.PipeIO
 	console    console.Console // the pty master with a terminal
+	pty        *os.File        // its pollable duplicate: output, stdin (terminal.go)
 	stdin      io.Writer       // the container's stdin when kept open
 	subs       map[chan chunk]struct{}
 	logw       *ctrlog.Writer
@@ -259,11 +260,16 @@ func (s *supervisor) create(ctx context.Context, req *runtimev1.CreateRequest) (
 	}
 	cleanups = append(cleanups, func() { _ = s.runc.Delete(context.WithoutCancel(ctx), s.id, true) })
 	var con console.Console
+	var pty *os.File
 	if consoleSock != nil {
 		if con, err = consoleSock.ReceiveMaster(); err != nil {
 			return 0, fmt.Errorf("receive terminal: %w", err)
 		}
 		cleanups = append(cleanups, func() { _ = con.Close() })
+		if pty, err = pollableTerminal(con); err != nil {
+			return 0, err
+		}
+		cleanups = append(cleanups, func() { _ = pty.Close() })
 	}
 	pid, err := readPid(pidFile)
 	if err != nil {
@@ -277,20 +283,18 @@ func (s *supervisor) create(ctx context.Context, req *runtimev1.CreateRequest) (
 	}
 	s.mounted = len(req.GetRootfs()) > 0
 	s.volatile = volatileRootfs(req.GetRootfs())
-	s.stdio, s.console, s.logw, s.spec = stdio, con, logw, ociSpec
+	s.stdio, s.console, s.pty, s.logw, s.spec = stdio, con, pty, logw, ociSpec
 	s.logMaxSize, s.logMaxFiles = spec.GetLog().GetMaxSize(), int(spec.GetLog().GetMaxFiles())
 	switch {
-	case con != nil:
-		s.stdin = con
+	case pty != nil:
+		s.stdin = pty
 	case stdio.StdinWriter() != nil:
 		s.stdin = stdio.StdinWriter()
 	}
 	s.mu.Unlock()
 
-	if con != nil {
-		s.copies.Add(1)
-		go func() { defer s.copies.Done(); s.copyOut(logw, ctrlog.Stdout, con) }()
-		go func() { s.copies.Wait(); close(s.outputDone) }()
+	if pty != nil {
+		s.copyTerminal(logw, pty)
 	} else {
 		s.copyPipes(logw, stdio)
 	}
@@ -523,11 +527,14 @@ func (s *supervisor) delete(ctx context.Context, force bool) (*bundle.ExitStatus
 		s.copies.Wait()
 	}
 	s.mu.Lock()
-	logw, stdio, con, mounted := s.logw, s.stdio, s.console, s.mounted
-	s.logw, s.stdio, s.console, s.stdin = nil, nil, nil, nil
+	logw, stdio, con, pty, mounted := s.logw, s.stdio, s.console, s.pty, s.mounted
+	s.logw, s.stdio, s.console, s.pty, s.stdin = nil, nil, nil, nil, nil
 	s.mu.Unlock()
 	if con != nil {
 		_ = con.Close()
+	}
+	if pty != nil {
+		_ = pty.Close()
 	}
 	if logw != nil {
 		_ = logw.Close()
