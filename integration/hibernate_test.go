@@ -312,3 +312,17 @@ func TestContainerHibernatedTerminal(t *testing.T) {
 	cli(t, d, 0, "rm", id)
 	assertNoLeftovers(t, d, []client.Container{{ID: id}})
 }
+
+func TestContainerHibernatedFollow(t *testing.T) {
+	requireIntegration(t)
+	d, img := startContainersDaemon(t)
+	const id = "hib-follow"
+	// logs -f follows what the monitor writes, and ends with the exit.
+	cli(t, d, 0, "run", "-d", "--name", id, img, "sh", "-c", `echo a; sleep 1; echo b; sleep 1; echo c`)
+	waitHibernated(t, d, id)
+	if out := cli(t, d, 0, "logs", "-f", id); out != "a\nb\nc\n" {
+		t.Fatalf("logs -f: %q", out)
+	}
+	cli(t, d, 0, "rm", id)
+	assertNoLeftovers(t, d, []client.Container{{ID: id}})
+}
