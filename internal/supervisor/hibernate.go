@@ -58,6 +58,7 @@ type handover struct {
 	CreatedAt   time.Time `json:"created_at"`
 	StartedAt   time.Time `json:"started_at"`
 	Mounted     bool      `json:"mounted"`
+	Volatile    bool      `json:"volatile,omitempty"`
 	Execs       int       `json:"execs"`
 	LogMaxSize  int64     `json:"log_max_size"`
 	LogMaxFiles int       `json:"log_max_files"`
@@ -317,7 +318,7 @@ func (s *supervisor) hibernatable(quiet time.Duration) bool {
 func (s *supervisor) prepareHandover(l *net.UnixListener) (_ *handover, retErr error) {
 	s.mu.Lock()
 	hv := &handover{
-		Pid: s.pid, CreatedAt: s.createdAt, StartedAt: s.startedAt, Mounted: s.mounted, Execs: s.execs,
+		Pid: s.pid, CreatedAt: s.createdAt, StartedAt: s.startedAt, Mounted: s.mounted, Volatile: s.volatile, Execs: s.execs,
 		LogMaxSize: s.logMaxSize, LogMaxFiles: s.logMaxFiles,
 		Listen: -1, Pidfd: -1, Stdout: -1, Stderr: -1, Stdin: -1,
 	}
@@ -488,7 +489,8 @@ func (s *supervisor) resume(hv *handover) error {
 	}
 	s.mu.Lock()
 	s.status, s.pid, s.createdAt, s.startedAt = runtimev1.Status_STATUS_RUNNING, hv.Pid, hv.CreatedAt, hv.StartedAt
-	s.mounted, s.execs, s.logMaxSize, s.logMaxFiles = hv.Mounted, hv.Execs, hv.LogMaxSize, hv.LogMaxFiles
+	s.mounted, s.volatile, s.execs = hv.Mounted, hv.Volatile, hv.Execs
+	s.logMaxSize, s.logMaxFiles = hv.LogMaxSize, hv.LogMaxFiles
 	s.logw, s.spec = logw, &spec
 	s.mu.Unlock()
 	s.copyOutput(logw)
