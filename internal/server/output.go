@@ -18,6 +18,7 @@ import (
 	"github.com/berth/container/errdefs"
 	"github.com/berth/container/errdefs/errgrpc"
 	"github.com/berth/container/internal/containers"
+	"github.com/berth/container/internal/logging"
 	"github.com/berth/container/internal/outfd"
 )
 
@@ -148,17 +149,29 @@ func peekByte(c net.Conn) (byte, bool) {
 	return b[0], true
 }
 
-// serveOutput answers one outfd request and closes c.
+// outputMethod names outfd requests in logs, like a gRPC method.
+const outputMethod = "outfd/Logs"
+
+// serveOutput answers one outfd request and closes c. It logs like the
+// gRPC interceptors do (Debug start/end, a panic at Error).
 func (l *outputListener) serveOutput(c net.Conn) {
 	defer c.Close()
 	log := l.opt.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	flags, err := l.output(c)
-	if err != nil {
-		log.Debug("output request ended", "err", err)
-	}
+	ctx := logging.With(l.ctx, slog.String("request_id", newRequestID()), slog.String("method", outputMethod))
+	start := time.Now()
+	log.DebugContext(ctx, "rpc start")
+	flags, err := func() (flags byte, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = recovered(ctx, log, outputMethod, r)
+			}
+		}()
+		return l.output(ctx, c)
+	}()
+	logEnd(ctx, log, start, err)
 	data, merr := proto.Marshal(status.Convert(errgrpc.ToGRPC(err)).Proto())
 	if merr != nil {
 		log.Warn("marshal output status", "err", merr)
@@ -172,7 +185,7 @@ func (l *outputListener) serveOutput(c net.Conn) {
 // output checks the peer, reads the request and writes the container's
 // output to the passed descriptors. It returns outfd's flags with the
 // error.
-func (l *outputListener) output(c net.Conn) (byte, error) {
+func (l *outputListener) output(ctx context.Context, c net.Conn) (byte, error) {
 	uc, ok := c.(*net.UnixConn)
 	if !ok {
 		return 0, fmt.Errorf("output request: not a unix socket: %w", errdefs.ErrInvalidArgument)
@@ -200,7 +213,7 @@ func (l *outputListener) output(c net.Conn) (byte, error) {
 	}
 
 	// The client sends nothing more: a read that returns means it is gone.
-	ctx, cancel := context.WithCancelCause(l.ctx)
+	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	go func() {
 		var b [1]byte

@@ -255,3 +255,22 @@ func TestOutputBadRequests(t *testing.T) {
 	default:
 	}
 }
+
+type panickingLogs struct{}
+
+func (panickingLogs) Logs(context.Context, string, containers.LogOptions, func(containers.LogEntry) error) error {
+	panic("boom")
+}
+
+// A panic serving an output request is an Internal error for that request,
+// as for a gRPC call, and the apiserver goes on.
+func TestOutputPanicBecomesInternal(t *testing.T) {
+	c, _, _ := serveOutput(t, panickingLogs{})
+	stdout, _ := pipe(t)
+	for range 2 {
+		err := c.ContainerLogsTo(t.Context(), "a", client.LogOptions{Tail: -1}, stdout, stdout)
+		if !errors.Is(err, errdefs.ErrInternal) {
+			t.Fatalf("err = %v, want Internal", err)
+		}
+	}
+}
