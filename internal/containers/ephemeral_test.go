@@ -59,9 +59,10 @@ func TestEphemeralStateInMemory(t *testing.T) {
 	if _, err := s.Get(ctx, "eph"); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("Get after delete = %v", err)
 	}
-	if _, err := st.Get(ctx, "eph"); !errors.Is(err, errdefs.ErrNotFound) || sn.keys[snapshotKey("eph")] {
-		t.Fatalf("durable record (%v) or snapshot left after delete", err)
+	if _, err := st.Get(ctx, "eph"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("durable record left after delete: %v", err)
 	}
+	waitSnapshotGone(t, sn, "eph")
 	rt.exit("plain", 0)
 	if _, err := s.Wait(ctx, "plain"); err != nil || durable("plain") != StatusStopped {
 		t.Fatalf("plain exited: durable %s, %v", durable("plain"), err)
@@ -106,9 +107,7 @@ func TestRecoverEphemeral(t *testing.T) {
 		if _, err := s2.Get(ctx, name); !errors.Is(err, errdefs.ErrNotFound) {
 			t.Errorf("%s after Recover: %v, want removed", name, err)
 		}
-		if sn.keys[snapshotKey(name)] {
-			t.Errorf("snapshot of %s left", name)
-		}
+		waitSnapshotGone(t, sn, name)
 	}
 	for _, name := range []string{"runs", "plain"} {
 		if c, err := s2.Get(ctx, name); err != nil || c.State.Status != StatusRunning {
@@ -184,9 +183,10 @@ func TestAutoRemoveWait(t *testing.T) {
 	if _, err := s.Get(ctx, c.ID); !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("Get after Wait = %v, want NotFound", err)
 	}
-	if len(st.m) != 0 || len(sn.keys) != 0 {
-		t.Fatalf("left %v records and %v snapshots", st.m, sn.keys)
+	if len(st.m) != 0 {
+		t.Fatalf("left %v records", st.m)
 	}
+	waitSnapshotGone(t, sn, c.ID)
 	if got, err := s.Wait(ctx, c.ID); err != nil || got.ExitCode != 7 {
 		t.Fatalf("Wait after the removal = %+v, %v", got, err)
 	}
@@ -261,5 +261,75 @@ func TestCreateCommitsSideBySide(t *testing.T) {
 	}
 	if !sn.keys[snapshotKey("half")] {
 		t.Fatal("start did not prepare the missing snapshot")
+	}
+}
+
+// waitSnapshotGone waits for the background removal of id's snapshot.
+func waitSnapshotGone(t *testing.T, sn *fakeSnapshots, id string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		sn.mu.Lock()
+		left := sn.keys[snapshotKey(id)]
+		sn.mu.Unlock()
+		if !left {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("snapshot of %s left", id)
+		}
+	}
+}
+
+// TestEphemeralSnapshotRemovedLater: an ephemeral container's snapshot
+// is removed after its record, in the background; a create of the same
+// name waits for that removal, and a plain container's is removed before
+// Delete returns.
+func TestEphemeralSnapshotRemovedLater(t *testing.T) {
+	s, st, sn, rt := newTestService(t)
+	ctx := t.Context()
+	if _, err := s.Create(ctx, "eph", Spec{Image: "busybox", Ephemeral: true, StopTimeout: -1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Start(ctx, "eph"); err != nil {
+		t.Fatal(err)
+	}
+	rt.exit("eph", 0)
+	if _, err := s.Wait(ctx, "eph"); err != nil {
+		t.Fatal(err)
+	}
+	sn.mu.Lock()
+	sn.removeGate = make(chan struct{})
+	sn.mu.Unlock()
+	if _, err := s.Delete(ctx, "eph", false); err != nil {
+		t.Fatalf("Delete while the snapshot's removal is held: %v", err)
+	}
+	if _, err := st.Get(ctx, "eph"); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("record after Delete: %v", err)
+	}
+	created := make(chan error, 1)
+	go func() {
+		_, err := s.Create(ctx, "eph", Spec{Image: "busybox", StopTimeout: -1})
+		created <- err
+	}()
+	select {
+	case err := <-created:
+		t.Fatalf("Create of the name returned (%v) while the old snapshot's removal was held", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(sn.removeGate)
+	if err := <-created; err != nil {
+		t.Fatalf("Create after the removal: %v", err)
+	}
+	sn.mu.Lock()
+	sn.removeGate = nil
+	sn.mu.Unlock()
+	if _, err := s.Delete(ctx, "eph", false); err != nil {
+		t.Fatal(err)
+	}
+	sn.mu.Lock()
+	left := sn.keys[snapshotKey("eph")]
+	sn.mu.Unlock()
+	if left {
+		t.Fatal("a plain container's snapshot is left when Delete returns")
 	}
 }

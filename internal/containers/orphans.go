@@ -59,7 +59,7 @@ func (s *Service) removeOrphanSnapshots(ctx context.Context, cs []Container) err
 
 func (s *Service) removeOrphanSnapshot(ctx context.Context, id string) error {
 	s.mu.Lock()
-	if s.creating[id] {
+	if s.creating[id] || s.snapRemovals[id] != nil {
 		s.mu.Unlock()
 		return nil
 	}

@@ -49,6 +49,9 @@ type Service struct {
 	// an auto-removal lets drain first.
 	removals  map[string]*removal
 	following map[string]int
+	// snapRemovals: closed when the background removal of that
+	// container's snapshot is over (removeSnapshotLater).
+	snapRemovals map[string]chan struct{}
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -77,7 +80,7 @@ func New(opt Opt) *Service {
 		store: newRecords(opt.Store), images: opt.Images, snapshots: opt.Snapshots, runtime: opt.Runtime,
 		log: log, defRT: rt,
 		tasks: map[string]*task{}, changed: map[string]chan struct{}{}, creating: map[string]bool{},
-		removals: map[string]*removal{}, following: map[string]int{},
+		removals: map[string]*removal{}, following: map[string]int{}, snapRemovals: map[string]chan struct{}{},
 		closing: make(chan struct{}),
 	}
 }
@@ -230,6 +233,9 @@ func (s *Service) Create(ctx context.Context, name string, spec Spec) (_ Contain
 	// snapshot (start prepares it again; removal finds none to remove).
 	unlock := s.lock(id)
 	defer unlock()
+	if err := s.waitSnapshotRemoval(ctx, id); err != nil {
+		return Container{}, err
+	}
 	c := Container{
 		ID: id, Name: id, Image: img, Spec: spec,
 		CreatedAt: time.Now().UTC(), Runtime: spec.Runtime,
@@ -676,8 +682,14 @@ func (s *Service) removeLocked(ctx context.Context, c Container) error {
 	if err := s.runtime.Remove(ctx, c.ID); err != nil {
 		errs = append(errs, err)
 	}
-	if err := s.snapshots.Remove(ctx, snapshotKey(c.ID)); err != nil && !errdefs.IsNotFound(err) {
-		errs = append(errs, fmt.Errorf("remove snapshot of %q: %w", c.ID, err))
+	// An ephemeral container's writable layer goes after its record, in
+	// the background (removeSnapshotLater): its removal (a commit and the
+	// layer's files, 1–6 ms here) is off the path of `run --rm`.
+	later := c.Spec.Ephemeral && len(errs) == 0
+	if !later {
+		if err := s.snapshots.Remove(ctx, snapshotKey(c.ID)); err != nil && !errdefs.IsNotFound(err) {
+			errs = append(errs, fmt.Errorf("remove snapshot of %q: %w", c.ID, err))
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return err // the record stays in "removing"; Delete can be retried
@@ -685,10 +697,56 @@ func (s *Service) removeLocked(ctx context.Context, c Container) error {
 	if err := s.store.Delete(ctx, c.ID); err != nil {
 		return err
 	}
+	if later {
+		s.removeSnapshotLater(c.ID)
+	}
 	s.notify(c.ID)
 	s.locks.Delete(c.ID)
 	s.log.InfoContext(ctx, "container deleted", "container", c.ID)
 	return nil
+}
+
+// removeSnapshotLater removes id's writable snapshot in the background,
+// once its record is gone. A create of the same id waits for it
+// (waitSnapshotRemoval); if the apiserver stops first, the snapshot is an
+// orphan that Recover removes.
+func (s *Service) removeSnapshotLater(id string) {
+	done := make(chan struct{})
+	s.mu.Lock()
+	s.snapRemovals[id] = done
+	s.mu.Unlock()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		defer func() {
+			s.mu.Lock()
+			if s.snapRemovals[id] == done {
+				delete(s.snapRemovals, id)
+			}
+			s.mu.Unlock()
+			close(done)
+		}()
+		if err := s.snapshots.Remove(context.Background(), snapshotKey(id)); err != nil && !errdefs.IsNotFound(err) {
+			s.log.Warn("remove snapshot of a removed container", "container", id, "err", err)
+		}
+	}()
+}
+
+// waitSnapshotRemoval waits until a background removal of id's snapshot
+// (removeSnapshotLater) is over.
+func (s *Service) waitSnapshotRemoval(ctx context.Context, id string) error {
+	s.mu.Lock()
+	done := s.snapRemovals[id]
+	s.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return context.Cause(ctx)
+	}
 }
 
 // List returns running containers, or all with all, newest first.

@@ -80,6 +80,8 @@ type fakeSnapshots struct {
 	mu   sync.Mutex
 	keys map[string]bool
 	fail bool
+	// removeGate, when set, holds Remove until closed.
+	removeGate chan struct{}
 }
 
 func (s *fakeSnapshots) Prepare(_ context.Context, key, _ string) ([]Mount, error) {
@@ -115,6 +117,12 @@ func (s *fakeSnapshots) List(_ context.Context, prefix string) ([]string, error)
 	return out, nil
 }
 func (s *fakeSnapshots) Remove(_ context.Context, key string) error {
+	s.mu.Lock()
+	gate := s.removeGate
+	s.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.keys[key] {
