@@ -349,12 +349,10 @@ type holder struct {
 	files   []*os.File // generations newer than the follower's file, oldest first
 	closed  bool
 
-	calls  atomic.Uint64 // callbacks started
 	in     atomic.Bool   // a callback is running
-	kick   chan struct{}
+	timer  *time.Timer   // runs heldUp; armed while a callback runs
 	wake   chan struct{} // a file was created in the log's directory
 	notify *os.File      // inotify, or nil
-	done   chan struct{}
 }
 
 type fileID struct{ dev, ino uint64 }
@@ -368,8 +366,9 @@ func idOf(f *os.File) (fileID, bool) {
 }
 
 func newHolder(path string) *holder {
-	h := &holder{path: path, kick: make(chan struct{}, 1), wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go h.watch()
+	h := &holder{path: path, wake: make(chan struct{}, 1)}
+	h.timer = time.AfterFunc(time.Hour, h.heldUp)
+	h.timer.Stop()
 	h.notify = watchCreate(filepath.Dir(path), h.created)
 	return h
 }
@@ -440,46 +439,29 @@ func (h *holder) reset(f *os.File) {
 	h.started = true
 }
 
-// wrap marks the time fn runs, so that a long callback makes the holder look.
+// wrap runs fn with the holder's timer armed: a callback still running
+// after holdInterval (a slow client) makes the holder look, and again
+// every holdInterval until it returns. A fast callback costs a timer's
+// reset and stop, no wake-up.
 func (h *holder) wrap(fn func(Entry) error) func(Entry) error {
 	return func(e Entry) error {
-		h.calls.Add(1)
 		h.in.Store(true)
-		select {
-		case h.kick <- struct{}{}:
-		default:
-		}
+		h.timer.Reset(holdInterval)
 		err := fn(e)
 		h.in.Store(false)
+		h.timer.Stop()
 		return err
 	}
 }
 
-// watch looks at the log's name every holdInterval while one callback
-// keeps running.
-func (h *holder) watch() {
-	t := time.NewTimer(holdInterval)
-	t.Stop()
-	for {
-		select {
-		case <-h.kick:
-		case <-h.done:
-			return
-		}
-		call := h.calls.Load()
-		for {
-			t.Reset(holdInterval)
-			select {
-			case <-t.C:
-			case <-h.done:
-				t.Stop()
-				return
-			}
-			if !h.in.Load() || h.calls.Load() != call {
-				break // that callback ended: wait for the next kick
-			}
-			h.scan()
-		}
+// heldUp runs when a callback has run for holdInterval.
+func (h *holder) heldUp() {
+	if !h.in.Load() {
+		return
+	}
+	h.scan()
+	if h.in.Load() {
+		h.timer.Reset(holdInterval)
 	}
 }
 
@@ -564,7 +546,7 @@ func (h *holder) newer(path string, f *os.File) []*os.File {
 }
 
 func (h *holder) close() {
-	close(h.done)
+	h.timer.Stop()
 	if h.notify != nil {
 		h.notify.Close()
 		watches.Add(-1)
