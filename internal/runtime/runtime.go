@@ -74,6 +74,9 @@ type Runtime struct {
 
 	mu    sync.Mutex
 	conns map[string]*supervisor
+	// deleted: ids whose last Delete left nothing behind (no supervisor,
+	// runc state, cgroup or mount), so Remove need not do it again.
+	deleted map[string]bool
 
 	idle idlePool // idle.go
 }
@@ -92,6 +95,7 @@ func New(opt Opt) *Runtime {
 		conns:  map[string]*supervisor{},
 		idle:   newIdlePool(),
 	}
+	r.deleted = map[string]bool{}
 	if r.oci == "" {
 		r.oci = "runc"
 	}
@@ -148,6 +152,9 @@ func (r *Runtime) create(ctx context.Context, id string, ts containers.TaskSpec,
 	if err != nil {
 		return 0, err
 	}
+	r.mu.Lock()
+	delete(r.deleted, id)
+	r.mu.Unlock()
 	b := bundle.New(r.root, id)
 	if err := os.MkdirAll(b.Dir, 0o711); err != nil {
 		return 0, fmt.Errorf("bundle of %q: %w", id, err)
@@ -462,13 +469,27 @@ func (r *Runtime) Delete(ctx context.Context, id string) error {
 		errs = append(errs, r.cleanup(ctx, id))
 	}
 	_ = os.Remove(r.socket(id))
-	return errors.Join(errs...)
+	err := errors.Join(errs...)
+	if err == nil {
+		r.mu.Lock()
+		r.deleted[id] = true
+		r.mu.Unlock()
+	}
+	return err
 }
 
 // Remove deletes the container and its bundle and state directories.
 func (r *Runtime) Remove(ctx context.Context, id string) error {
-	if err := r.Delete(ctx, id); err != nil {
-		return err
+	// After a Delete that left nothing (the one at the container's exit),
+	// a second would only look again (a dial, the cgroup globs).
+	r.mu.Lock()
+	done := r.deleted[id]
+	delete(r.deleted, id)
+	r.mu.Unlock()
+	if !done {
+		if err := r.Delete(ctx, id); err != nil {
+			return err
+		}
 	}
 	var errs []error
 	if err := os.RemoveAll(r.BundleDir(id)); err != nil {

@@ -64,3 +64,33 @@ func TestStateOfDeadSupervisor(t *testing.T) {
 		t.Fatalf("State with a damaged exit record = %+v, %v", st, err)
 	}
 }
+
+// TestRemoveAfterCleanDelete: Remove after a Delete that left nothing
+// removes the bundle and state dirs without a second Delete; a Delete
+// that could not finish is done again by Remove.
+func TestRemoveAfterCleanDelete(t *testing.T) {
+	dir := t.TempDir()
+	r := New(Opt{Root: filepath.Join(dir, "root"), State: filepath.Join(dir, "state")})
+	for _, d := range []string{r.BundleDir("c"), r.StateDir("c")} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Delete(t.Context(), "c"); err != nil {
+		t.Fatalf("Delete with no supervisor: %v", err)
+	}
+	if !r.deleted["c"] {
+		t.Fatal("a clean Delete was not remembered")
+	}
+	if err := r.Remove(t.Context(), "c"); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	if r.deleted["c"] {
+		t.Fatal("Remove kept the memory of the Delete")
+	}
+	for _, d := range []string{r.BundleDir("c"), r.StateDir("c")} {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s after Remove: %v", d, err)
+		}
+	}
+}
