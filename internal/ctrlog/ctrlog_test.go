@@ -303,7 +303,7 @@ func TestFollowHeldUp(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if n := openFDs(t); n != fds {
+	if n := settledFDs(t, fds); n != fds {
 		t.Errorf("%d descriptors open after the follow, %d before", n, fds)
 	}
 	var want []string
@@ -350,7 +350,7 @@ func TestFollowWakesOnCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	w.Close()
-	if n := openFDs(t); n != fds {
+	if n := settledFDs(t, fds); n != fds {
 		t.Errorf("%d descriptors open after the follow, %d before", n, fds)
 	}
 	var want []string
@@ -402,9 +402,26 @@ func TestFollowWatchBudget(t *testing.T) {
 	for range n {
 		<-done
 	}
+	// The instances are closed in the background (holder.close).
+	deadline := time.Now().Add(5 * time.Second)
+	for watches.Load() != 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	if w := watches.Load(); w != 0 {
 		t.Errorf("%d inotify instances held after the followers ended", w)
 	}
+}
+
+// settledFDs waits up to 5 s for the process's open descriptors to come
+// down to want (a follower's inotify instance is closed in the background,
+// holder.close) and returns the count then.
+func settledFDs(t *testing.T, want int) int {
+	t.Helper()
+	n := openFDs(t)
+	for deadline := time.Now().Add(5 * time.Second); n > want && time.Now().Before(deadline); n = openFDs(t) {
+		time.Sleep(time.Millisecond)
+	}
+	return n
 }
 
 // openFDs counts this process's open descriptors.

@@ -548,8 +548,15 @@ func (h *holder) newer(path string, f *os.File) []*os.File {
 func (h *holder) close() {
 	h.timer.Stop()
 	if h.notify != nil {
-		h.notify.Close()
-		watches.Add(-1)
+		// Closing an inotify instance waits for the kernel's fsnotify
+		// SRCU grace period: 6-21 ms measured here, in 7 of 15 `run --rm
+		// true`, between the container's exit and the end of the CLI's
+		// output. The follower returns without waiting for it.
+		n := h.notify
+		go func() {
+			n.Close()
+			watches.Add(-1)
+		}()
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
