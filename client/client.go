@@ -49,7 +49,19 @@ type Client struct {
 	socket string
 
 	mu      sync.Mutex
-	dialErr error // last connect failure, already carrying its kind; nil after a successful connect
+	dialErr error    // last connect failure, already carrying its kind; nil after a successful connect
+	pre     net.Conn // a connection made before gRPC's first dial, handed to it then
+}
+
+// DialOption configures Dial.
+type DialOption func(*Client)
+
+// WithConn gives Dial a connection to the socket that the caller has
+// already made (to report a failed connect in its own words, say): gRPC's
+// first transport uses it instead of connecting again. The client owns
+// it from then on.
+func WithConn(conn net.Conn) DialOption {
+	return func(c *Client) { c.pre = conn }
 }
 
 // SocketPath returns the filesystem path of address, which is either a
@@ -76,26 +88,38 @@ func SocketPath(address string) (string, error) {
 // when the caller may not connect to the socket. It does not fail when the
 // apiserver is not running yet: calls then fail fast with
 // errdefs.ErrUnavailable, and WaitReady waits for the server.
-func Dial(ctx context.Context, address string) (*Client, error) {
+func Dial(ctx context.Context, address string, opts ...DialOption) (*Client, error) {
 	path, err := SocketPath(address)
 	if err != nil {
+		if conn := dialOptionsConn(opts); conn != nil {
+			_ = conn.Close()
+		}
 		return nil, err
 	}
 	c := &Client{socket: path}
+	for _, o := range opts {
+		o(c)
+	}
 
-	// Probe once so that a permission problem is reported now, by name,
-	// rather than as a transport failure later.
-	if conn, err := c.dial(ctx); err != nil {
+	// Connect once now, so that a permission problem is reported now, by
+	// name, rather than as a transport failure later; the connection is
+	// gRPC's first (one connect per client, not two).
+	if c.pre == nil {
+		conn, err := c.dial(ctx)
 		if errors.Is(err, errdefs.ErrPermissionDenied) {
 			return nil, err
 		}
-	} else {
-		_ = conn.Close()
+		c.pre = conn
 	}
 
 	conn, err := grpc.NewClient("passthrough:///apiserver", append(rpcbuf.DialOptions(),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
-		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return c.dial(ctx) }),
+		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+			if conn := c.takePre(); conn != nil {
+				return conn, nil
+			}
+			return c.dial(ctx)
+		}),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 50 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: time.Second},
 			MinConnectTimeout: 5 * time.Second,
@@ -108,10 +132,34 @@ func Dial(ctx context.Context, address string) (*Client, error) {
 		grpc.WithInitialWindowSize(4<<20), grpc.WithInitialConnWindowSize(8<<20),
 	)...)
 	if err != nil {
+		if pre := c.takePre(); pre != nil {
+			_ = pre.Close()
+		}
 		return nil, fmt.Errorf("apiserver client for %q: %w", path, err)
 	}
 	c.conn = conn
+	// Start the HTTP/2 handshake now: it overlaps the caller's work before
+	// its first call (≈ a round trip to the apiserver on every CLI call).
+	conn.Connect()
 	return c, nil
+}
+
+// takePre returns the connection made before gRPC dialed, once.
+func (c *Client) takePre() net.Conn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	conn := c.pre
+	c.pre = nil
+	return conn
+}
+
+// dialOptionsConn returns the connection a WithConn in opts carries.
+func dialOptionsConn(opts []DialOption) net.Conn {
+	var c Client
+	for _, o := range opts {
+		o(&c)
+	}
+	return c.pre
 }
 
 // Socket returns the socket path the client connects to.
@@ -123,6 +171,9 @@ func (c *Client) Conn() *grpc.ClientConn { return c.conn }
 
 // Close releases the connection.
 func (c *Client) Close() error {
+	if pre := c.takePre(); pre != nil {
+		_ = pre.Close()
+	}
 	if c.conn == nil {
 		return nil
 	}

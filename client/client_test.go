@@ -8,9 +8,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/berth/container/errdefs"
 )
@@ -103,6 +108,70 @@ func TestNotRunningFailsFast(t *testing.T) {
 			err = c.WaitReady(wctx)
 			if !errors.Is(err, errdefs.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 				t.Errorf("WaitReady error = %v, want ErrUnavailable and DeadlineExceeded", err)
+			}
+		})
+	}
+}
+
+// countingListener counts the connections it accepts.
+type countingListener struct {
+	net.Listener
+	n atomic.Int32
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+// TestDialConnectsOnce checks that the connection Dial makes to report a
+// permission problem, or the one the caller passes with WithConn, is the
+// one gRPC then uses: one connect per client, not two.
+func TestDialConnectsOnce(t *testing.T) {
+	dir, err := os.MkdirTemp("", "cl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	sock := filepath.Join(dir, "api.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := &countingListener{Listener: ln}
+	srv := grpc.NewServer()
+	healthpb.RegisterHealthServer(srv, health.NewServer())
+	go func() { _ = srv.Serve(l) }()
+	defer srv.Stop()
+
+	for _, withConn := range []bool{false, true} {
+		t.Run(fmt.Sprintf("WithConn=%v", withConn), func(t *testing.T) {
+			l.n.Store(0)
+			var opts []DialOption
+			if withConn {
+				conn, err := net.Dial("unix", sock)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts = append(opts, WithConn(conn))
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			defer cancel()
+			c, err := Dial(ctx, sock, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			for range 3 {
+				if err := c.WaitReady(ctx); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if n := l.n.Load(); n != 1 {
+				t.Errorf("the server accepted %d connections, want 1", n)
 			}
 		})
 	}

@@ -36,18 +36,28 @@ func (e *connectError) Unwrap() []error { return []error{e.kind, e.cause} }
 // running" and "permission denied" are reported at once instead of after
 // gRPC's reconnect backoff.
 func probeSocket(ctx context.Context, sock string) error {
+	conn, err := connectSocket(ctx, sock)
+	if err != nil {
+		return err
+	}
+	return conn.Close()
+}
+
+// connectSocket connects to the socket without gRPC; a failure is a
+// *connectError (see probeSocket).
+func connectSocket(ctx context.Context, sock string) (net.Conn, error) {
 	d := net.Dialer{Timeout: 2 * time.Second}
 	conn, err := d.DialContext(ctx, "unix", sock)
 	if err == nil {
-		return conn.Close()
+		return conn, nil
 	}
 	switch {
 	case errors.Is(err, syscall.EACCES), errors.Is(err, syscall.EPERM):
-		return &connectError{socket: sock, kind: errdefs.ErrPermissionDenied, cause: syscall.EACCES}
+		return nil, &connectError{socket: sock, kind: errdefs.ErrPermissionDenied, cause: syscall.EACCES}
 	case errors.Is(err, syscall.ENOENT), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ENOTDIR):
-		return &connectError{socket: sock, kind: errdefs.ErrUnavailable, cause: err, notRunning: true}
+		return nil, &connectError{socket: sock, kind: errdefs.ErrUnavailable, cause: err, notRunning: true}
 	}
-	return &connectError{socket: sock, kind: errdefs.ErrUnavailable, cause: err}
+	return nil, &connectError{socket: sock, kind: errdefs.ErrUnavailable, cause: err}
 }
 
 // Client connects to the apiserver at --host. The caller closes it.
@@ -63,11 +73,14 @@ func (a *App) debugf(format string, args ...any) {
 	}
 }
 
+// dial connects once: the connection that shows the apiserver listens
+// becomes the client's.
 func dial(ctx context.Context, sock string) (*client.Client, error) {
-	if err := probeSocket(ctx, sock); err != nil {
+	conn, err := connectSocket(ctx, sock)
+	if err != nil {
 		return nil, err
 	}
-	c, err := client.Dial(ctx, sock)
+	c, err := client.Dial(ctx, sock, client.WithConn(conn))
 	if err != nil {
 		return nil, fmt.Errorf("connect to apiserver at %s: %w", sock, err)
 	}
