@@ -17,6 +17,11 @@ import (
 // was told to shut down before it kills it.
 const supervisorExitTimeout = 2 * time.Second
 
+// supervisorSelfExitTimeout bounds how long Delete waits for a supervisor
+// that ends by itself after the container's exit (its clean-up waits up to
+// 2 s for the container's output to close, then runc and the mounts).
+const supervisorSelfExitTimeout = 15 * time.Second
+
 // supervisorProcess is a handle on a running supervisor process, held
 // through a pidfd so a reused pid is never waited on or signalled.
 type supervisorProcess struct {

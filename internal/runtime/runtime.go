@@ -77,6 +77,10 @@ type Runtime struct {
 	// deleted: ids whose last Delete left nothing behind (no supervisor,
 	// runc state, cgroup or mount), so Remove need not do it again.
 	deleted map[string]bool
+	// exiting: ids whose supervisor answered Wait with exiting (it was
+	// created with exit_after and ends by itself after the exit), so
+	// Delete only waits for its process to end.
+	exiting map[string]bool
 
 	idle idlePool // idle.go
 }
@@ -96,6 +100,7 @@ func New(opt Opt) *Runtime {
 		idle:   newIdlePool(),
 	}
 	r.deleted = map[string]bool{}
+	r.exiting = map[string]bool{}
 	if r.oci == "" {
 		r.oci = "runc"
 	}
@@ -154,6 +159,7 @@ func (r *Runtime) create(ctx context.Context, id string, ts containers.TaskSpec,
 	}
 	r.mu.Lock()
 	delete(r.deleted, id)
+	delete(r.exiting, id)
 	r.mu.Unlock()
 	b := bundle.New(r.root, id)
 	if err := os.MkdirAll(b.Dir, 0o711); err != nil {
@@ -194,7 +200,10 @@ func (r *Runtime) create(ctx context.Context, id string, ts containers.TaskSpec,
 	}
 	spec := toSpec(ts)
 	spec.Log = r.logMax
-	resp, err := s.api.Create(ctx, &runtimev1.CreateRequest{Spec: spec, Rootfs: toMounts(rootfsMounts(ts)), Start: start})
+	// An ephemeral container is removed at its exit: its supervisor ends
+	// by itself then (exit_after), and Delete just waits for that.
+	resp, err := s.api.Create(ctx, &runtimev1.CreateRequest{Spec: spec, Rootfs: toMounts(rootfsMounts(ts)), Start: start,
+		ExitAfter: ts.Spec.Ephemeral})
 	if err != nil {
 		return 0, r.withSupervisorLog(id, errgrpc.ToNative(err))
 	}
@@ -356,6 +365,13 @@ func (r *Runtime) Wait(ctx context.Context, id string) (containers.Exit, error) 
 			var trailer metadata.MD
 			resp, err = s.api.Wait(ctx, &runtimev1.WaitRequest{}, grpc.Trailer(&trailer))
 			if err == nil {
+				if resp.GetExiting() {
+					// The supervisor ends once its connections are closed.
+					r.mu.Lock()
+					r.exiting[id] = true
+					r.mu.Unlock()
+					r.disconnect(id)
+				}
 				return fromExit(resp.GetExit()), nil
 			}
 			if ctx.Err() != nil {
@@ -433,7 +449,24 @@ func (r *Runtime) State(ctx context.Context, id string) (containers.TaskState, e
 func (r *Runtime) Delete(ctx context.Context, id string) error {
 	var errs []error
 	clean := true
-	if s, err := r.connect(id); err == nil {
+	r.mu.Lock()
+	exiting := r.exiting[id]
+	delete(r.exiting, id)
+	r.mu.Unlock()
+	if exiting {
+		// The supervisor cleans up and ends by itself after the exit
+		// (Wait said so): wait for its process, then check what it did.
+		r.disconnect(id)
+		if proc := r.openSupervisor(id); proc != nil {
+			if err := proc.stop(supervisorSelfExitTimeout); err != nil {
+				errs = append(errs, fmt.Errorf("supervisor of %q: %w", id, err))
+			}
+			proc.close()
+		}
+		if _, err := os.Stat(r.socket(id)); err == nil {
+			clean = false // killed before its end, or not the supervisor Wait heard
+		}
+	} else if s, err := r.connect(id); err == nil {
 		// The supervisor removes its pid file on the way out: take a
 		// handle on the process first, so its exit can be waited for.
 		proc := r.openSupervisor(id)
@@ -500,6 +533,25 @@ func (r *Runtime) Remove(ctx context.Context, id string) error {
 	}
 	r.refillPending()
 	return errors.Join(errs...)
+}
+
+// Leftovers lists the ids that have a bundle or state directory.
+func (r *Runtime) Leftovers() ([]string, error) {
+	seen := map[string]bool{}
+	var ids []string
+	for _, dir := range []string{filepath.Join(r.root, "containers"), filepath.Join(r.state, "containers")} {
+		ents, err := os.ReadDir(dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("list container dirs: %w", err)
+		}
+		for _, e := range ents {
+			if e.IsDir() && !seen[e.Name()] {
+				seen[e.Name()] = true
+				ids = append(ids, e.Name())
+			}
+		}
+	}
+	return ids, nil
 }
 
 func toSpec(ts containers.TaskSpec) *runtimev1.ContainerSpec {

@@ -59,6 +59,7 @@ type handover struct {
 	StartedAt   time.Time `json:"started_at"`
 	Mounted     bool      `json:"mounted"`
 	Volatile    bool      `json:"volatile,omitempty"`
+	ExitAfter   bool      `json:"exit_after,omitempty"`
 	Execs       int       `json:"execs"`
 	LogMaxSize  int64     `json:"log_max_size"`
 	LogMaxFiles int       `json:"log_max_files"`
@@ -318,7 +319,7 @@ func (s *supervisor) hibernatable(quiet time.Duration) bool {
 func (s *supervisor) prepareHandover(l *net.UnixListener) (_ *handover, retErr error) {
 	s.mu.Lock()
 	hv := &handover{
-		Pid: s.pid, CreatedAt: s.createdAt, StartedAt: s.startedAt, Mounted: s.mounted, Volatile: s.volatile, Execs: s.execs,
+		Pid: s.pid, CreatedAt: s.createdAt, StartedAt: s.startedAt, Mounted: s.mounted, Volatile: s.volatile, ExitAfter: s.exitAfter, Execs: s.execs,
 		LogMaxSize: s.logMaxSize, LogMaxFiles: s.logMaxFiles,
 		Listen: -1, Pidfd: -1, Stdout: -1, Stderr: -1, Stdin: -1,
 	}
@@ -489,7 +490,7 @@ func (s *supervisor) resume(hv *handover) error {
 	}
 	s.mu.Lock()
 	s.status, s.pid, s.createdAt, s.startedAt = runtimev1.Status_STATUS_RUNNING, hv.Pid, hv.CreatedAt, hv.StartedAt
-	s.mounted, s.volatile, s.execs = hv.Mounted, hv.Volatile, hv.Execs
+	s.mounted, s.volatile, s.exitAfter, s.execs = hv.Mounted, hv.Volatile, hv.ExitAfter, hv.Execs
 	s.logMaxSize, s.logMaxFiles = hv.LogMaxSize, hv.LogMaxFiles
 	s.logw, s.spec = logw, &spec
 	s.mu.Unlock()

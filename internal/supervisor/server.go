@@ -55,14 +55,14 @@ func (h *server) Kill(ctx context.Context, req *runtimev1.KillRequest) (*runtime
 func (h *server) Wait(ctx context.Context, _ *runtimev1.WaitRequest) (*runtimev1.WaitResponse, error) {
 	wctx, done := h.hib.wait(ctx)
 	defer done()
-	e, err := h.s.wait(wctx)
+	e, exiting, err := h.s.wait(wctx)
 	if err != nil {
 		if errors.Is(err, errHibernating) {
 			_ = grpc.SetTrailer(ctx, metadata.Pairs(runtimev1.HibernatingTrailer, strconv.Itoa(h.s.initPid())))
 		}
 		return nil, err
 	}
-	return &runtimev1.WaitResponse{Exit: exitProto(*e)}, nil
+	return &runtimev1.WaitResponse{Exit: exitProto(*e), Exiting: exiting}, nil
 }
 
 func (h *server) Delete(ctx context.Context, req *runtimev1.DeleteRequest) (*runtimev1.DeleteResponse, error) {

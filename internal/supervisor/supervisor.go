@@ -94,6 +94,10 @@ type supervisor struct {
 	// volatile: the rootfs is a volatile overlay (an ephemeral container,
 	// thrown away after it runs), so exit.json is written without fsyncs.
 	volatile bool
+	// exitAfter: the supervisor ends by itself once the container has
+	// exited and been cleaned up (CreateRequest.exit_after), sparing the
+	// apiserver its Delete and Shutdown calls at a --rm container's exit.
+	exitAfter bool
 }
 
 func newSupervisor(opt supervisorOpt) *supervisor {
@@ -283,6 +287,7 @@ func (s *supervisor) create(ctx context.Context, req *runtimev1.CreateRequest) (
 	}
 	s.mounted = len(req.GetRootfs()) > 0
 	s.volatile = volatileRootfs(req.GetRootfs())
+	s.exitAfter = req.GetExitAfter()
 	s.stdio, s.console, s.pty, s.logw, s.spec = stdio, con, pty, logw, ociSpec
 	s.logMaxSize, s.logMaxFiles = spec.GetLog().GetMaxSize(), int(spec.GetLog().GetMaxFiles())
 	switch {
@@ -409,6 +414,14 @@ func (s *supervisor) watch(pid int) {
 	if _, err := s.delete(context.Background(), false); err != nil {
 		s.log.Warn("clean up after exit", "err", err)
 	}
+	s.mu.Lock()
+	exitAfter := s.exitAfter
+	s.mu.Unlock()
+	if exitAfter {
+		// Whatever the clean-up left, the apiserver finds and removes
+		// once this process is gone (its Delete checks).
+		s.shutdownOnce.Do(func() { close(s.shutdown) })
+	}
 }
 
 func (s *supervisor) start(ctx context.Context) (int, error) {
@@ -465,22 +478,24 @@ func (s *supervisor) kill(ctx context.Context, sig int, all bool) error {
 	return err
 }
 
-func (s *supervisor) wait(ctx context.Context) (*bundle.ExitStatus, error) {
+// wait returns the exit status once the container has exited, and
+// whether the supervisor then ends by itself (exitAfter).
+func (s *supervisor) wait(ctx context.Context) (*bundle.ExitStatus, bool, error) {
 	s.mu.Lock()
 	st := s.status
 	s.mu.Unlock()
 	if st == runtimev1.Status_STATUS_UNCREATED {
-		return nil, fmt.Errorf("container %q is not created: %w", s.id, errdefs.ErrFailedPrecondition)
+		return nil, false, fmt.Errorf("container %q is not created: %w", s.id, errdefs.ErrFailedPrecondition)
 	}
 	select {
 	case <-s.exited:
 	case <-ctx.Done():
-		return nil, context.Cause(ctx)
+		return nil, false, context.Cause(ctx)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e := *s.exit
-	return &e, nil
+	return &e, s.exitAfter, nil
 }
 
 // delete removes the container from runc, unmounts the rootfs and makes

@@ -871,3 +871,41 @@ func TestExecTerminal(t *testing.T) {
 		t.Errorf("exec tty output %q", out)
 	}
 }
+
+// TestExitAfter: a container created with exit_after is cleaned up and
+// its supervisor ends by itself once the client closes its connection
+// after Wait (which says so); exit.json is there.
+func TestExitAfter(t *testing.T) {
+	integration(t)
+	h := startSupervisor(t, nil)
+	pid := h.supervisorPid(t)
+	ctx := t.Context()
+	if _, err := h.api.Create(ctx, &runtimev1.CreateRequest{Spec: sh("exit 4"), Rootfs: h.rootfs(), Start: true, ExitAfter: true}); err != nil {
+		t.Fatalf("create: %v", errgrpc.ToNative(err))
+	}
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	resp, err := h.api.Wait(wctx, &runtimev1.WaitRequest{})
+	if err != nil || resp.GetExit().GetCode() != 4 || !resp.GetExiting() {
+		t.Fatalf("Wait = %v, %v; want code 4, exiting", resp, err)
+	}
+	h.conn.Close()
+	h.api = nil // nothing to delete or shut down: the harness checks the rest
+	for i := 0; alive(pid); i++ {
+		if i == 1000 {
+			t.Fatalf("supervisor %d still running 10s after the exit", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for _, f := range []string{SocketFile, PidFile} {
+		if _, err := os.Stat(filepath.Join(h.state, f)); !os.IsNotExist(err) {
+			t.Errorf("%s after the supervisor ended: %v", f, err)
+		}
+	}
+	if st, err := (bundle.Bundle{Dir: h.bundle}).ReadExit(); err != nil || st.Code != 4 {
+		t.Errorf("exit.json = %+v, %v", st, err)
+	}
+	if _, err := os.Stat(filepath.Join(h.base, "runc", h.id)); !os.IsNotExist(err) {
+		t.Errorf("runc state after the supervisor ended: %v", err)
+	}
+}

@@ -676,7 +676,13 @@ type CreateRequest struct {
 	// Start the container's program right away (`runc run -d`: one runtime
 	// exec instead of create + start), when nothing needs to attach before
 	// it runs. Start is then not called; the container is running.
-	Start         bool `protobuf:"varint,3,opt,name=start,proto3" json:"start,omitempty"`
+	Start bool `protobuf:"varint,3,opt,name=start,proto3" json:"start,omitempty"`
+	// End the supervisor by itself once the container has exited and its
+	// exit is recorded and cleaned up (Delete's work), as Shutdown would: for
+	// a container its client removes at its exit (`run --rm`), which then
+	// needs no Delete or Shutdown call, only to wait for the supervisor's
+	// process to end. Wait answers such an exit with exiting set.
+	ExitAfter     bool `protobuf:"varint,4,opt,name=exit_after,json=exitAfter,proto3" json:"exit_after,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -728,6 +734,13 @@ func (x *CreateRequest) GetRootfs() []*Mount {
 func (x *CreateRequest) GetStart() bool {
 	if x != nil {
 		return x.Start
+	}
+	return false
+}
+
+func (x *CreateRequest) GetExitAfter() bool {
+	if x != nil {
+		return x.ExitAfter
 	}
 	return false
 }
@@ -1179,8 +1192,12 @@ func (*WaitRequest) Descriptor() ([]byte, []int) {
 }
 
 type WaitResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Exit          *ExitStatus            `protobuf:"bytes,1,opt,name=exit,proto3" json:"exit,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Exit  *ExitStatus            `protobuf:"bytes,1,opt,name=exit,proto3" json:"exit,omitempty"`
+	// The supervisor ends by itself after this exit (Create's exit_after):
+	// it cleans up as Delete does, writes exit.json, and exits once its
+	// clients have closed their connections. Close yours.
+	Exiting       bool `protobuf:"varint,2,opt,name=exiting,proto3" json:"exiting,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1220,6 +1237,13 @@ func (x *WaitResponse) GetExit() *ExitStatus {
 		return x.Exit
 	}
 	return nil
+}
+
+func (x *WaitResponse) GetExiting() bool {
+	if x != nil {
+		return x.Exiting
+	}
+	return false
 }
 
 type DeleteRequest struct {
@@ -2128,11 +2152,13 @@ const file_api_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x06\n" +
 	"\x04_uidB\x06\n" +
-	"\x04_gid\"\x93\x01\n" +
+	"\x04_gid\"\xb2\x01\n" +
 	"\rCreateRequest\x127\n" +
 	"\x04spec\x18\x01 \x01(\v2#.container.runtime.v1.ContainerSpecR\x04spec\x123\n" +
 	"\x06rootfs\x18\x02 \x03(\v2\x1b.container.runtime.v1.MountR\x06rootfs\x12\x14\n" +
-	"\x05start\x18\x03 \x01(\bR\x05start\"\"\n" +
+	"\x05start\x18\x03 \x01(\bR\x05start\x12\x1d\n" +
+	"\n" +
+	"exit_after\x18\x04 \x01(\bR\texitAfter\"\"\n" +
 	"\x0eCreateResponse\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\"\x0e\n" +
 	"\fStartRequest\"!\n" +
@@ -2159,9 +2185,10 @@ const file_api_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x06signal\x18\x01 \x01(\x05R\x06signal\x12\x10\n" +
 	"\x03all\x18\x02 \x01(\bR\x03all\"\x0e\n" +
 	"\fKillResponse\"\r\n" +
-	"\vWaitRequest\"D\n" +
+	"\vWaitRequest\"^\n" +
 	"\fWaitResponse\x124\n" +
-	"\x04exit\x18\x01 \x01(\v2 .container.runtime.v1.ExitStatusR\x04exit\"%\n" +
+	"\x04exit\x18\x01 \x01(\v2 .container.runtime.v1.ExitStatusR\x04exit\x12\x18\n" +
+	"\aexiting\x18\x02 \x01(\bR\aexiting\"%\n" +
 	"\rDeleteRequest\x12\x14\n" +
 	"\x05force\x18\x01 \x01(\bR\x05force\"F\n" +
 	"\x0eDeleteResponse\x124\n" +
