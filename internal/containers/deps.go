@@ -84,6 +84,8 @@ type Runtime interface {
 	Delete(ctx context.Context, id string) error
 	// Remove does Delete and removes the bundle and state directories.
 	Remove(ctx context.Context, id string) error
+	// Leftovers lists the ids that have a bundle or state directory.
+	Leftovers() ([]string, error)
 	// Logs reads the container log, calling fn for each entry. With
 	// opts.Follow it keeps reading until stopped is closed, then drains.
 	Logs(ctx context.Context, id string, opts LogOptions, stopped <-chan struct{}, fn func(LogEntry) error) error

@@ -333,3 +333,68 @@ func TestEphemeralSnapshotRemovedLater(t *testing.T) {
 		t.Fatal("a plain container's snapshot is left when Delete returns")
 	}
 }
+
+// TestAutoRemoveRecordFirst: an auto-removed ephemeral container's durable
+// record is deleted before its bundle and state dirs (the in-memory one,
+// still listed, stays until the removal ends); Recover removes the dirs
+// that no record names, as a crash in between leaves them, and keeps
+// those of a container with a record.
+func TestAutoRemoveRecordFirst(t *testing.T) {
+	s, st, sn, rt := newTestService(t)
+	ctx := t.Context()
+	c, err := s.Create(ctx, "first", Spec{Image: "busybox", AutoRemove: true, Ephemeral: true, StopTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type seen struct {
+		durable, mem, listed bool
+	}
+	atRemove := make(chan seen, 1)
+	rt.removeHook = func(id string) {
+		// The durable deletion runs beside the removal: give it time.
+		var v seen
+		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+			_, err := st.Get(context.Background(), id)
+			if v.durable = err == nil; !v.durable {
+				break
+			}
+		}
+		_, err := s.store.Get(context.Background(), id)
+		v.mem = err == nil
+		cs, _ := s.List(context.Background(), true)
+		for _, c := range cs {
+			v.listed = v.listed || c.ID == id
+		}
+		atRemove <- v
+	}
+	if _, err := s.Start(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	rt.exit(c.ID, 0)
+	if got, err := s.Wait(ctx, c.ID); err != nil || got.Status != StatusStopped {
+		t.Fatalf("Wait = %+v, %v", got, err)
+	}
+	if v := <-atRemove; v.durable || !v.mem || !v.listed {
+		t.Fatalf("at the dirs' removal: durable record %v, in memory %v, listed %v; want false, true, true", v.durable, v.mem, v.listed)
+	}
+	if _, err := s.Get(ctx, c.ID); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("Get after Wait = %v, want NotFound", err)
+	}
+	waitSnapshotGone(t, sn, c.ID)
+	rt.removeHook = nil
+	s.Close()
+
+	if _, err := s.Create(ctx, "kept", Spec{Image: "busybox", StopTimeout: -1}); err != nil {
+		t.Fatal(err)
+	}
+	rt2 := &fakeRuntime{procs: map[string]chan Exit{}, dirs: map[string]bool{"orphan": true, "kept": true}}
+	s2 := New(Opt{Store: st, Images: fakeImages{}, Snapshots: sn, Runtime: rt2,
+		Log: slog.New(slog.NewTextHandler(testWriter{t}, nil))})
+	t.Cleanup(s2.Close)
+	if err := s2.Recover(ctx); err != nil {
+		t.Fatalf("Recover: %v", err)
+	}
+	if left, _ := rt2.Leftovers(); len(left) != 1 || left[0] != "kept" {
+		t.Fatalf("dirs after Recover = %v, want [kept]", left)
+	}
+}

@@ -57,6 +57,57 @@ func (s *Service) removeOrphanSnapshots(ctx context.Context, cs []Container) err
 	return errors.Join(errs...)
 }
 
+// removeOrphanDirs removes the bundle and state directories (and whatever
+// the runtime still holds for them: a supervisor, mounts, cgroups) that no
+// record names: an auto-removal deletes an ephemeral container's record
+// first (records.deleteDurable), so an apiserver killed in between leaves
+// them. Recover calls it only with a complete list of records.
+func (s *Service) removeOrphanDirs(ctx context.Context, cs []Container) error {
+	ids, err := s.runtime.Leftovers()
+	if err != nil {
+		return err
+	}
+	known := make(map[string]bool, len(cs))
+	for _, c := range cs {
+		known[c.ID] = true
+	}
+	var errs []error
+	for _, id := range ids {
+		if known[id] {
+			continue
+		}
+		if err := s.removeOrphanDir(ctx, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Service) removeOrphanDir(ctx context.Context, id string) error {
+	s.mu.Lock()
+	if s.creating[id] {
+		s.mu.Unlock()
+		return nil
+	}
+	s.creating[id] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.creating, id)
+		s.mu.Unlock()
+	}()
+	unlock := s.lock(id)
+	defer unlock()
+	if _, err := s.store.Get(ctx, id); !errdefs.IsNotFound(err) {
+		return err // a record (readable or not) keeps its dirs
+	}
+	if err := s.runtime.Remove(ctx, id); err != nil {
+		return fmt.Errorf("remove orphan container dirs of %q: %w", id, err)
+	}
+	s.log.WarnContext(ctx, "removed a container's dirs no record names", "container", id)
+	return nil
+}
+
 func (s *Service) removeOrphanSnapshot(ctx context.Context, id string) error {
 	s.mu.Lock()
 	if s.creating[id] || s.snapRemovals[id] != nil {

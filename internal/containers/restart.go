@@ -112,8 +112,9 @@ func (s *Service) Recover(ctx context.Context) error {
 		}
 	}
 	if err == nil {
-		// Only a complete list of records tells which snapshots are orphans.
-		errs = append(errs, s.removeOrphanSnapshots(ctx, cs))
+		// Only a complete list of records tells which snapshots and dirs
+		// are orphans; the dirs first (a rootfs may still be mounted).
+		errs = append(errs, s.removeOrphanDirs(ctx, cs), s.removeOrphanSnapshots(ctx, cs))
 	}
 	return errors.Join(errs...)
 }

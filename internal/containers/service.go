@@ -31,7 +31,7 @@ type Opt struct {
 
 // Service runs containers.
 type Service struct {
-	store     Store
+	store     *records
 	images    Images
 	snapshots Snapshots
 	runtime   Runtime
@@ -424,6 +424,10 @@ func (s *Service) finalizeLocked(ctx context.Context, id string, t *task, policy
 	}
 	if err := s.store.Update(ctx, c); err != nil {
 		s.log.ErrorContext(ctx, "record exit", "container", id, "err", err)
+	} else if rm != nil && c.Spec.Ephemeral {
+		// Its durable record goes now, beside the supervisor's end and
+		// the bundle's removal (records.deleteDurable).
+		s.store.deleteDurable(id)
 	}
 	s.log.InfoContext(ctx, "container exited", "container", id, "exit_code", c.State.ExitCode)
 	s.notify(id)

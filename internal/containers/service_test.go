@@ -144,6 +144,10 @@ type fakeRuntime struct {
 	// holds a following Logs after the container stopped until closed.
 	states map[string]TaskState
 	drain  chan struct{}
+	// dirs are the ids with bundle or state dirs (Leftovers); Remove
+	// drops them; removeHook, when set, runs at the start of Remove.
+	dirs       map[string]bool
+	removeHook func(id string)
 }
 
 func (r *fakeRuntime) Create(_ context.Context, id string, _ TaskSpec) error {
@@ -216,7 +220,25 @@ func (r *fakeRuntime) Delete(_ context.Context, id string) error {
 	delete(r.procs, id)
 	return nil
 }
-func (r *fakeRuntime) Remove(ctx context.Context, id string) error { return r.Delete(ctx, id) }
+func (r *fakeRuntime) Remove(ctx context.Context, id string) error {
+	r.mu.Lock()
+	hook := r.removeHook
+	delete(r.dirs, id)
+	r.mu.Unlock()
+	if hook != nil {
+		hook(id)
+	}
+	return r.Delete(ctx, id)
+}
+func (r *fakeRuntime) Leftovers() ([]string, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ids []string
+	for id := range r.dirs {
+		ids = append(ids, id)
+	}
+	return ids, nil
+}
 func (r *fakeRuntime) Logs(ctx context.Context, _ string, opts LogOptions, stopped <-chan struct{}, _ func(LogEntry) error) error {
 	if !opts.Follow || r.drain == nil {
 		return nil
