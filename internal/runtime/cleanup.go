@@ -21,15 +21,17 @@ import (
 // cgroup v1 (one per hierarchy) and v2 (unified or hybrid).
 func cgroupDirs(id string) []string {
 	var out []string
-	for _, pattern := range []string{
-		filepath.Join("/sys/fs/cgroup", "container", id),
-		filepath.Join("/sys/fs/cgroup", "*", "container", id),
-	} {
-		matches, _ := filepath.Glob(pattern)
-		for _, m := range matches {
-			if fi, err := os.Stat(m); err == nil && fi.IsDir() {
-				out = append(out, m)
-			}
+	rel := filepath.Join("container", id)
+	if fi, err := os.Stat(filepath.Join("/sys/fs/cgroup", rel)); err == nil && fi.IsDir() {
+		out = append(out, filepath.Join("/sys/fs/cgroup", rel))
+	}
+	// One listing of the hierarchies and a stat each (filepath.Glob would
+	// list every hierarchy's root and container/ dir as well).
+	hs, _ := os.ReadDir("/sys/fs/cgroup")
+	for _, h := range hs {
+		m := filepath.Join("/sys/fs/cgroup", h.Name(), rel)
+		if fi, err := os.Stat(m); err == nil && fi.IsDir() {
+			out = append(out, m)
 		}
 	}
 	return out

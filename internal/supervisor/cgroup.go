@@ -49,8 +49,12 @@ func cgroupDirs(id string) []string {
 	if fi, err := os.Stat(filepath.Join(cgroupRoot, rel)); err == nil && fi.IsDir() {
 		out = append(out, filepath.Join(cgroupRoot, rel))
 	}
-	matches, _ := filepath.Glob(filepath.Join(cgroupRoot, "*", rel))
-	for _, m := range matches {
+	// One listing of the hierarchies and a stat each: filepath.Glob of
+	// <root>/*/container/<id> would list every hierarchy's root and its
+	// container/ dir too (≈ 25 cgroupfs listings on v1).
+	hs, _ := os.ReadDir(cgroupRoot)
+	for _, h := range hs {
+		m := filepath.Join(cgroupRoot, h.Name(), rel)
 		if fi, err := os.Stat(m); err == nil && fi.IsDir() {
 			out = append(out, m)
 		}
