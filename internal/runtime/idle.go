@@ -30,9 +30,10 @@ import (
 // plugin has been used, one idle supervisor of it (`serve --idle
 // --state-root <state>`) is spawned in the background once the create's
 // container has been removed, or refillDelay after the create (see
-// there); the next create sends it Adopt instead of spawning (waiting
-// for one on its way), and spawns as before when there is none or the
-// adoption fails. An idle supervisor exits when the apiserver is gone
+// there); the next create sends it Create with adopt set (adoption and
+// create in one call; Adopt alone is adopt below) instead of spawning
+// (waiting for one on its way), and spawns as before when there is none
+// or the adoption fails. An idle supervisor exits when the apiserver is gone
 // (the write end of its --lifeline-fd pipe, held only here, closes) and
 // is shut down by Close; New's caller removes the files of those a
 // crashed apiserver left with CleanupIdle.
@@ -92,13 +93,24 @@ func (r *Runtime) adopt(ctx context.Context, bin, id, bundleDir string) bool {
 	defer cancel()
 	_, err := is.api.Adopt(actx, &runtimev1.AdoptRequest{Id: id, Bundle: bundleDir, State: r.StateDir(id)})
 	if err != nil {
-		r.log.WarnContext(ctx, "adopt idle supervisor", "container", id, "pid", is.pid, "err", errgrpc.ToNative(err))
-		r.stopIdle(is)
-		// A half-done adoption leaves nothing behind for the spawn.
-		_ = os.Remove(r.socket(id))
-		_ = os.Remove(filepath.Join(r.StateDir(id), "supervisor.pid"))
+		r.adoptFailed(ctx, is, id, err)
 		return false
 	}
+	r.adopted(is, id)
+	return true
+}
+
+// adoptFailed ends an idle supervisor whose adoption for id failed.
+func (r *Runtime) adoptFailed(ctx context.Context, is *idleSupervisor, id string, err error) {
+	r.log.WarnContext(ctx, "adopt idle supervisor", "container", id, "pid", is.pid, "err", errgrpc.ToNative(err))
+	r.stopIdle(is)
+	// A half-done adoption leaves nothing behind for the spawn.
+	_ = os.Remove(r.socket(id))
+	_ = os.Remove(filepath.Join(r.StateDir(id), "supervisor.pid"))
+}
+
+// adopted caches the connection to is, now id's supervisor.
+func (r *Runtime) adopted(is *idleSupervisor, id string) {
 	sock := r.socket(id)
 	is.path.Store(&sock)
 	_ = is.lifeline.Close()
@@ -108,7 +120,6 @@ func (r *Runtime) adopt(ctx context.Context, bin, id, bundleDir string) bool {
 	}
 	r.conns[id] = &supervisor{conn: is.conn, api: is.api}
 	r.mu.Unlock()
-	return true
 }
 
 // takeIdle returns the ready idle supervisor of bin, or nil. When none is

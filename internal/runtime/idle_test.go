@@ -12,9 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/metadata"
+
 	runtimev1 "github.com/berth/container/api/runtime/v1"
 	"github.com/berth/container/errdefs"
 	"github.com/berth/container/errdefs/errgrpc"
+	"github.com/berth/container/internal/containers"
 )
 
 type testWriter struct{ t *testing.T }
@@ -221,4 +225,69 @@ func TestIdleRefillLater(t *testing.T) {
 	}
 	r.stopIdle(is)
 	r.stopIdle(next)
+}
+
+// TestIdleRunEphemeral: an idle supervisor adopts and creates a container
+// in one Create call (a supervisor that has a container refuses another
+// adoption, without the adopted trailer); an ephemeral container's
+// supervisor answers Wait with exiting and ends by itself, and Delete
+// only waits for that: nothing is left.
+func TestIdleRunEphemeral(t *testing.T) {
+	r, bin := idleRuntime(t)
+	if os.Getuid() != 0 {
+		t.Skip("runs a container: needs root")
+	}
+	is := waitIdle(t, r, bin)
+	rootfs := filepath.Join(r.BundleDir("eph"), "rootfs")
+	if err := os.MkdirAll(filepath.Join(rootfs, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile("/bin/busybox")
+	if err != nil {
+		t.Fatalf("busybox-static is needed: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(rootfs, "bin", "sh"), data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ts := containers.TaskSpec{Runtime: "container-runtime-linux", Hostname: "eph",
+		Image: containers.ImageConfig{Entrypoint: []string{"/bin/sh", "-c"}},
+		Spec:  containers.Spec{Args: []string{"exit 3"}, Ephemeral: true}}
+	if _, err := r.Run(t.Context(), "eph", ts); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	s, err := r.connect("eph")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.api.State(t.Context(), &runtimev1.StateRequest{}); err != nil || int(st.GetSupervisorPid()) != is.pid {
+		t.Fatalf("State = %v, %v; want the idle supervisor %d", st, err, is.pid)
+	}
+	var trailer metadata.MD
+	_, err = s.api.Create(t.Context(), &runtimev1.CreateRequest{Adopt: &runtimev1.AdoptRequest{Id: "other", Bundle: r.BundleDir("other"), State: r.StateDir("other")}}, grpc.Trailer(&trailer))
+	if !errdefs.IsFailedPrecondition(errgrpc.ToNative(err)) || len(trailer.Get(runtimev1.AdoptedTrailer)) > 0 {
+		t.Fatalf("second adoption by Create = %v, trailer %v; want FailedPrecondition, none", err, trailer)
+	}
+	e, err := r.Wait(t.Context(), "eph")
+	if err != nil || e.Code != 3 {
+		t.Fatalf("Wait = %+v, %v", e, err)
+	}
+	r.mu.Lock()
+	exiting := r.exiting["eph"]
+	r.mu.Unlock()
+	if !exiting {
+		t.Fatal("Wait did not say the supervisor ends by itself")
+	}
+	if err := r.Delete(t.Context(), "eph"); err != nil {
+		t.Fatalf("Delete: %v", err)
+	}
+	waitGone(t, is)
+	if err := r.checkCleanup("eph"); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Remove(t.Context(), "eph"); err != nil {
+		t.Fatalf("Remove: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(r.runcRoot(), "eph")); !os.IsNotExist(err) {
+		t.Errorf("runc state left: %v", err)
+	}
 }

@@ -182,7 +182,29 @@ func (r *Runtime) create(ctx context.Context, id string, ts containers.TaskSpec,
 	// while runc runs, and once the container is removed if that comes
 	// soon (refillLater): on a small machine they would share the CPUs.
 	defer r.refillLater(bin)
-	if !r.adopt(ctx, bin, id, b.Dir) {
+	spec := toSpec(ts)
+	spec.Log = r.logMax
+	// An ephemeral container is removed at its exit: its supervisor ends
+	// by itself then (exit_after), and Delete just waits for that.
+	req := &runtimev1.CreateRequest{Spec: spec, Rootfs: toMounts(rootfsMounts(ts)), Start: start,
+		ExitAfter: ts.Spec.Ephemeral}
+	var resp *runtimev1.CreateResponse
+	var cerr error
+	adopted := false
+	if is := r.takeIdle(ctx, bin); is != nil {
+		// An idle supervisor adopts the container and creates it in one
+		// call (CreateRequest.adopt): Adopt's round trip was ≈ 1 ms.
+		req.Adopt = &runtimev1.AdoptRequest{Id: id, Bundle: b.Dir, State: r.StateDir(id)}
+		var trailer metadata.MD
+		resp, cerr = is.api.Create(ctx, req, grpc.Trailer(&trailer))
+		req.Adopt = nil
+		if adopted = len(trailer.Get(runtimev1.AdoptedTrailer)) > 0; adopted {
+			r.adopted(is, id)
+		} else {
+			r.adoptFailed(ctx, is, id, cerr)
+		}
+	}
+	if !adopted {
 		if err := r.spawn(ctx, bin, id, b.Dir); err != nil {
 			return 0, err
 		}
@@ -194,18 +216,15 @@ func (r *Runtime) create(ctx context.Context, id string, ts containers.TaskSpec,
 			}
 		}
 	}()
-	s, err := r.connect(id)
-	if err != nil {
-		return 0, err
+	if !adopted {
+		s, err := r.connect(id)
+		if err != nil {
+			return 0, err
+		}
+		resp, cerr = s.api.Create(ctx, req)
 	}
-	spec := toSpec(ts)
-	spec.Log = r.logMax
-	// An ephemeral container is removed at its exit: its supervisor ends
-	// by itself then (exit_after), and Delete just waits for that.
-	resp, err := s.api.Create(ctx, &runtimev1.CreateRequest{Spec: spec, Rootfs: toMounts(rootfsMounts(ts)), Start: start,
-		ExitAfter: ts.Spec.Ephemeral})
-	if err != nil {
-		return 0, r.withSupervisorLog(id, errgrpc.ToNative(err))
+	if cerr != nil {
+		return 0, r.withSupervisorLog(id, errgrpc.ToNative(cerr))
 	}
 	return int(resp.GetPid()), nil
 }

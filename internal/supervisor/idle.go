@@ -64,6 +64,9 @@ func (h *server) gate(method string) error {
 }
 
 func (h *server) gateUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, next grpc.UnaryHandler) (any, error) {
+	if c, ok := req.(*runtimev1.CreateRequest); ok && c.GetAdopt() != nil {
+		return next(ctx, req) // adopts first (server.Create)
+	}
 	if err := h.gate(info.FullMethod); err != nil {
 		return nil, err
 	}

@@ -26,6 +26,13 @@ type server struct {
 }
 
 func (h *server) Create(ctx context.Context, req *runtimev1.CreateRequest) (*runtimev1.CreateResponse, error) {
+	if a := req.GetAdopt(); a != nil {
+		// Adopt and Create in one call (an idle supervisor's first).
+		if _, err := h.Adopt(ctx, a); err != nil {
+			return nil, err
+		}
+		_ = grpc.SetTrailer(ctx, metadata.Pairs(runtimev1.AdoptedTrailer, "1"))
+	}
 	pid, err := h.s.create(ctx, req)
 	if err != nil {
 		return nil, err

@@ -10,3 +10,8 @@ package runtimev1
 // supervisor process, then call Wait again. A call that races with the
 // hibernation ends with UNAVAILABLE and this trailer set to "0": retry it.
 const HibernatingTrailer = "container-supervisor-hibernating"
+
+// AdoptedTrailer is set ("1") on the response to a Create carrying adopt
+// once the idle supervisor has adopted the container: without it the
+// supervisor adopted nothing and is still idle.
+const AdoptedTrailer = "container-supervisor-adopted"

@@ -682,7 +682,14 @@ type CreateRequest struct {
 	// a container its client removes at its exit (`run --rm`), which then
 	// needs no Delete or Shutdown call, only to wait for the supervisor's
 	// process to end. Wait answers such an exit with exiting set.
-	ExitAfter     bool `protobuf:"varint,4,opt,name=exit_after,json=exitAfter,proto3" json:"exit_after,omitempty"`
+	ExitAfter bool `protobuf:"varint,4,opt,name=exit_after,json=exitAfter,proto3" json:"exit_after,omitempty"`
+	// Sent to an idle supervisor: it adopts the container first, exactly as
+	// Adopt would (same checks and errors), then creates it, saving Adopt's
+	// round trip. Once the adoption is done the response (error or not)
+	// carries the trailer "container-supervisor-adopted: 1"; without it
+	// nothing was adopted or created and the supervisor is still idle. A
+	// supervisor that already has a container answers FailedPrecondition.
+	Adopt         *AdoptRequest `protobuf:"bytes,5,opt,name=adopt,proto3" json:"adopt,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -743,6 +750,13 @@ func (x *CreateRequest) GetExitAfter() bool {
 		return x.ExitAfter
 	}
 	return false
+}
+
+func (x *CreateRequest) GetAdopt() *AdoptRequest {
+	if x != nil {
+		return x.Adopt
+	}
+	return nil
 }
 
 type CreateResponse struct {
@@ -2152,13 +2166,14 @@ const file_api_runtime_v1_runtime_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01B\x06\n" +
 	"\x04_uidB\x06\n" +
-	"\x04_gid\"\xb2\x01\n" +
+	"\x04_gid\"\xec\x01\n" +
 	"\rCreateRequest\x127\n" +
 	"\x04spec\x18\x01 \x01(\v2#.container.runtime.v1.ContainerSpecR\x04spec\x123\n" +
 	"\x06rootfs\x18\x02 \x03(\v2\x1b.container.runtime.v1.MountR\x06rootfs\x12\x14\n" +
 	"\x05start\x18\x03 \x01(\bR\x05start\x12\x1d\n" +
 	"\n" +
-	"exit_after\x18\x04 \x01(\bR\texitAfter\"\"\n" +
+	"exit_after\x18\x04 \x01(\bR\texitAfter\x128\n" +
+	"\x05adopt\x18\x05 \x01(\v2\".container.runtime.v1.AdoptRequestR\x05adopt\"\"\n" +
 	"\x0eCreateResponse\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\x05R\x03pid\"\x0e\n" +
 	"\fStartRequest\"!\n" +
@@ -2321,45 +2336,46 @@ var file_api_runtime_v1_runtime_proto_depIdxs = []int32{
 	4,  // 4: container.runtime.v1.ContainerSpec.log:type_name -> container.runtime.v1.LogConfig
 	5,  // 5: container.runtime.v1.CreateRequest.spec:type_name -> container.runtime.v1.ContainerSpec
 	2,  // 6: container.runtime.v1.CreateRequest.rootfs:type_name -> container.runtime.v1.Mount
-	33, // 7: container.runtime.v1.ExitStatus.exited_at:type_name -> google.protobuf.Timestamp
-	0,  // 8: container.runtime.v1.StateResponse.status:type_name -> container.runtime.v1.Status
-	33, // 9: container.runtime.v1.StateResponse.created_at:type_name -> google.protobuf.Timestamp
-	33, // 10: container.runtime.v1.StateResponse.started_at:type_name -> google.protobuf.Timestamp
-	11, // 11: container.runtime.v1.StateResponse.exit:type_name -> container.runtime.v1.ExitStatus
-	11, // 12: container.runtime.v1.WaitResponse.exit:type_name -> container.runtime.v1.ExitStatus
-	11, // 13: container.runtime.v1.DeleteResponse.exit:type_name -> container.runtime.v1.ExitStatus
-	23, // 14: container.runtime.v1.ExecInput.start:type_name -> container.runtime.v1.ExecProcess
-	11, // 15: container.runtime.v1.ExecOutput.exit:type_name -> container.runtime.v1.ExitStatus
-	33, // 16: container.runtime.v1.StatsResponse.read_at:type_name -> google.protobuf.Timestamp
-	6,  // 17: container.runtime.v1.Runtime.Create:input_type -> container.runtime.v1.CreateRequest
-	8,  // 18: container.runtime.v1.Runtime.Start:input_type -> container.runtime.v1.StartRequest
-	10, // 19: container.runtime.v1.Runtime.State:input_type -> container.runtime.v1.StateRequest
-	13, // 20: container.runtime.v1.Runtime.Kill:input_type -> container.runtime.v1.KillRequest
-	15, // 21: container.runtime.v1.Runtime.Wait:input_type -> container.runtime.v1.WaitRequest
-	17, // 22: container.runtime.v1.Runtime.Delete:input_type -> container.runtime.v1.DeleteRequest
-	24, // 23: container.runtime.v1.Runtime.Exec:input_type -> container.runtime.v1.ExecInput
-	26, // 24: container.runtime.v1.Runtime.Attach:input_type -> container.runtime.v1.AttachInput
-	28, // 25: container.runtime.v1.Runtime.ResizePty:input_type -> container.runtime.v1.ResizePtyRequest
-	30, // 26: container.runtime.v1.Runtime.Stats:input_type -> container.runtime.v1.StatsRequest
-	19, // 27: container.runtime.v1.Runtime.Shutdown:input_type -> container.runtime.v1.ShutdownRequest
-	21, // 28: container.runtime.v1.Runtime.Adopt:input_type -> container.runtime.v1.AdoptRequest
-	7,  // 29: container.runtime.v1.Runtime.Create:output_type -> container.runtime.v1.CreateResponse
-	9,  // 30: container.runtime.v1.Runtime.Start:output_type -> container.runtime.v1.StartResponse
-	12, // 31: container.runtime.v1.Runtime.State:output_type -> container.runtime.v1.StateResponse
-	14, // 32: container.runtime.v1.Runtime.Kill:output_type -> container.runtime.v1.KillResponse
-	16, // 33: container.runtime.v1.Runtime.Wait:output_type -> container.runtime.v1.WaitResponse
-	18, // 34: container.runtime.v1.Runtime.Delete:output_type -> container.runtime.v1.DeleteResponse
-	25, // 35: container.runtime.v1.Runtime.Exec:output_type -> container.runtime.v1.ExecOutput
-	27, // 36: container.runtime.v1.Runtime.Attach:output_type -> container.runtime.v1.AttachOutput
-	29, // 37: container.runtime.v1.Runtime.ResizePty:output_type -> container.runtime.v1.ResizePtyResponse
-	31, // 38: container.runtime.v1.Runtime.Stats:output_type -> container.runtime.v1.StatsResponse
-	20, // 39: container.runtime.v1.Runtime.Shutdown:output_type -> container.runtime.v1.ShutdownResponse
-	22, // 40: container.runtime.v1.Runtime.Adopt:output_type -> container.runtime.v1.AdoptResponse
-	29, // [29:41] is the sub-list for method output_type
-	17, // [17:29] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	21, // 7: container.runtime.v1.CreateRequest.adopt:type_name -> container.runtime.v1.AdoptRequest
+	33, // 8: container.runtime.v1.ExitStatus.exited_at:type_name -> google.protobuf.Timestamp
+	0,  // 9: container.runtime.v1.StateResponse.status:type_name -> container.runtime.v1.Status
+	33, // 10: container.runtime.v1.StateResponse.created_at:type_name -> google.protobuf.Timestamp
+	33, // 11: container.runtime.v1.StateResponse.started_at:type_name -> google.protobuf.Timestamp
+	11, // 12: container.runtime.v1.StateResponse.exit:type_name -> container.runtime.v1.ExitStatus
+	11, // 13: container.runtime.v1.WaitResponse.exit:type_name -> container.runtime.v1.ExitStatus
+	11, // 14: container.runtime.v1.DeleteResponse.exit:type_name -> container.runtime.v1.ExitStatus
+	23, // 15: container.runtime.v1.ExecInput.start:type_name -> container.runtime.v1.ExecProcess
+	11, // 16: container.runtime.v1.ExecOutput.exit:type_name -> container.runtime.v1.ExitStatus
+	33, // 17: container.runtime.v1.StatsResponse.read_at:type_name -> google.protobuf.Timestamp
+	6,  // 18: container.runtime.v1.Runtime.Create:input_type -> container.runtime.v1.CreateRequest
+	8,  // 19: container.runtime.v1.Runtime.Start:input_type -> container.runtime.v1.StartRequest
+	10, // 20: container.runtime.v1.Runtime.State:input_type -> container.runtime.v1.StateRequest
+	13, // 21: container.runtime.v1.Runtime.Kill:input_type -> container.runtime.v1.KillRequest
+	15, // 22: container.runtime.v1.Runtime.Wait:input_type -> container.runtime.v1.WaitRequest
+	17, // 23: container.runtime.v1.Runtime.Delete:input_type -> container.runtime.v1.DeleteRequest
+	24, // 24: container.runtime.v1.Runtime.Exec:input_type -> container.runtime.v1.ExecInput
+	26, // 25: container.runtime.v1.Runtime.Attach:input_type -> container.runtime.v1.AttachInput
+	28, // 26: container.runtime.v1.Runtime.ResizePty:input_type -> container.runtime.v1.ResizePtyRequest
+	30, // 27: container.runtime.v1.Runtime.Stats:input_type -> container.runtime.v1.StatsRequest
+	19, // 28: container.runtime.v1.Runtime.Shutdown:input_type -> container.runtime.v1.ShutdownRequest
+	21, // 29: container.runtime.v1.Runtime.Adopt:input_type -> container.runtime.v1.AdoptRequest
+	7,  // 30: container.runtime.v1.Runtime.Create:output_type -> container.runtime.v1.CreateResponse
+	9,  // 31: container.runtime.v1.Runtime.Start:output_type -> container.runtime.v1.StartResponse
+	12, // 32: container.runtime.v1.Runtime.State:output_type -> container.runtime.v1.StateResponse
+	14, // 33: container.runtime.v1.Runtime.Kill:output_type -> container.runtime.v1.KillResponse
+	16, // 34: container.runtime.v1.Runtime.Wait:output_type -> container.runtime.v1.WaitResponse
+	18, // 35: container.runtime.v1.Runtime.Delete:output_type -> container.runtime.v1.DeleteResponse
+	25, // 36: container.runtime.v1.Runtime.Exec:output_type -> container.runtime.v1.ExecOutput
+	27, // 37: container.runtime.v1.Runtime.Attach:output_type -> container.runtime.v1.AttachOutput
+	29, // 38: container.runtime.v1.Runtime.ResizePty:output_type -> container.runtime.v1.ResizePtyResponse
+	31, // 39: container.runtime.v1.Runtime.Stats:output_type -> container.runtime.v1.StatsResponse
+	20, // 40: container.runtime.v1.Runtime.Shutdown:output_type -> container.runtime.v1.ShutdownResponse
+	22, // 41: container.runtime.v1.Runtime.Adopt:output_type -> container.runtime.v1.AdoptResponse
+	30, // [30:42] is the sub-list for method output_type
+	18, // [18:30] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_api_runtime_v1_runtime_proto_init() }
