@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -97,23 +98,30 @@ func counter(path, key string) (uint64, bool) {
 // removeCgroups removes whatever cgroup directories of the container the
 // runtime left (they must be empty of processes by then).
 func removeCgroups(id string) error {
-	var errs []error
-	for _, dir := range cgroupDirs(id) {
-		var err error
-		for range 50 {
-			if err = os.Remove(dir); err == nil || errors.Is(err, os.ErrNotExist) {
-				err = nil
-				break
+	dirs := cgroupDirs(id)
+	errs := make([]error, len(dirs))
+	var wg sync.WaitGroup
+	for i, dir := range dirs {
+		// One hierarchy's rmdir does not wait for another's (≈ 0.1 ms
+		// each, a dozen on v1).
+		wg.Go(func() {
+			var err error
+			for range 50 {
+				if err = os.Remove(dir); err == nil || errors.Is(err, os.ErrNotExist) {
+					err = nil
+					break
+				}
+				if !errors.Is(err, unix.EBUSY) {
+					break
+				}
+				time.Sleep(20 * time.Millisecond)
 			}
-			if !errors.Is(err, unix.EBUSY) {
-				break
+			if err != nil {
+				errs[i] = fmt.Errorf("remove cgroup %q: %w", dir, err)
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("remove cgroup %q: %w", dir, err))
-		}
+		})
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 

@@ -557,12 +557,15 @@ func (s *supervisor) delete(ctx context.Context, force bool) (*bundle.ExitStatus
 	if stdio != nil {
 		_ = stdio.Close()
 	}
+	// The cgroups (one rmdir per v1 hierarchy) go beside the unmount.
+	cgroups := make(chan error, 1)
+	go func() { cgroups <- removeCgroups(s.id) }()
 	if mounted {
 		if err := mount.UnmountAll(s.bundle.Rootfs()); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	if err := removeCgroups(s.id); err != nil {
+	if err := <-cgroups; err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
