@@ -123,7 +123,8 @@ type RuntimeClient interface {
 	// exactly the supervisor `serve --id ID --bundle B --state S` would be.
 	// Every other call before Adopt, and a second Adopt, is
 	// FailedPrecondition; a socket that already answers in the state dir is
-	// AlreadyExists.
+	// AlreadyExists. A Create carrying adopt (CreateRequest.adopt) does the
+	// same adoption and then the create, in one call.
 	Adopt(ctx context.Context, in *AdoptRequest, opts ...grpc.CallOption) (*AdoptResponse, error)
 }
 
@@ -324,7 +325,8 @@ type RuntimeServer interface {
 	// exactly the supervisor `serve --id ID --bundle B --state S` would be.
 	// Every other call before Adopt, and a second Adopt, is
 	// FailedPrecondition; a socket that already answers in the state dir is
-	// AlreadyExists.
+	// AlreadyExists. A Create carrying adopt (CreateRequest.adopt) does the
+	// same adoption and then the create, in one call.
 	Adopt(context.Context, *AdoptRequest) (*AdoptResponse, error)
 	mustEmbedUnimplementedRuntimeServer()
 }
