@@ -58,7 +58,8 @@ unit:
 
 # Root-only tests: the black-box suite in integration/ and the packages whose
 # tests drive real runc, mounts and cgroups (skipped under -short).
-ROOT_TEST_PKGS := ./integration/... ./internal/supervisor/... ./internal/mount/...
+ROOT_TEST_PKGS := ./integration/... ./internal/supervisor/... ./internal/mount/... \
+                  ./internal/runtime/... ./internal/monitor/...
 
 integration: build
 	CONTAINER_TEST_OUTPUT=$(CURDIR)/$(OUT) $(GO) test -count=1 -timeout 25m $(ROOT_TEST_PKGS)
