@@ -24,7 +24,13 @@ import (
 // in-process registry, and deletes every container before the daemon stops.
 func startContainersDaemon(t *testing.T) (*Daemon, string) {
 	t.Helper()
-	d := StartDaemon(t)
+	return startContainersDaemonWith(t)
+}
+
+// startContainersDaemonWith is startContainersDaemon with options.
+func startContainersDaemonWith(t *testing.T, opts ...DaemonOption) (*Daemon, string) {
+	t.Helper()
+	d := StartDaemon(t, opts...)
 	reg := registrytest.New(t)
 	ref := reg.Ref("test/busybox:latest")
 	reg.Push(t, "test/busybox:latest", imagetest.Busybox(t))

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,43 +11,12 @@ import (
 	"time"
 
 	"github.com/berth/container/client"
-	"github.com/berth/container/internal/testutil/imagetest"
-	"github.com/berth/container/internal/testutil/registrytest"
 )
 
 // A supervisor that serves nothing but Wait hibernates: it execs
 // container-runtime-monitor in its own process (same pid) and execs back at
 // the next call or when its container exits (internal/supervisor
 // hibernate.go).
-
-// startContainersDaemonWith is startContainersDaemon with options.
-func startContainersDaemonWith(t *testing.T, opts ...DaemonOption) (*Daemon, string) {
-	t.Helper()
-	d := StartDaemon(t, opts...)
-	reg := registrytest.New(t)
-	ref := reg.Ref("test/busybox:latest")
-	reg.Push(t, "test/busybox:latest", imagetest.Busybox(t))
-	pullImage(t, d, ref)
-	t.Cleanup(func() {
-		if d.Client == nil {
-			return
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cs, err := d.Client.ListContainers(ctx, true)
-		if err != nil {
-			t.Errorf("list containers at cleanup: %v", err)
-			return
-		}
-		for _, c := range cs {
-			if _, err := d.Client.DeleteContainer(ctx, c.ID, true); err != nil {
-				t.Errorf("delete %s at cleanup: %v", c.ID, err)
-			}
-		}
-		assertNoLeftovers(t, d, cs)
-	})
-	return d, ref
-}
 
 // supervisorPidOf reads <state>/containers/<id>/supervisor.pid.
 func supervisorPidOf(t *testing.T, d *Daemon, id string) int {

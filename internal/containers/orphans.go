@@ -84,18 +84,11 @@ func (s *Service) removeOrphanDirs(ctx context.Context, cs []Container) error {
 }
 
 func (s *Service) removeOrphanDir(ctx context.Context, id string) error {
-	s.mu.Lock()
-	if s.creating[id] {
-		s.mu.Unlock()
+	release, ok := s.reserve(id, nil)
+	if !ok {
 		return nil
 	}
-	s.creating[id] = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.creating, id)
-		s.mu.Unlock()
-	}()
+	defer release()
 	unlock := s.lock(id)
 	defer unlock()
 	if _, err := s.store.Get(ctx, id); !errdefs.IsNotFound(err) {
@@ -109,18 +102,11 @@ func (s *Service) removeOrphanDir(ctx context.Context, id string) error {
 }
 
 func (s *Service) removeOrphanSnapshot(ctx context.Context, id string) error {
-	s.mu.Lock()
-	if s.creating[id] || s.snapRemovals[id] != nil {
-		s.mu.Unlock()
+	release, ok := s.reserve(id, func() bool { return s.snapRemovals[id] != nil })
+	if !ok {
 		return nil
 	}
-	s.creating[id] = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.creating, id)
-		s.mu.Unlock()
-	}()
+	defer release()
 	if _, err := s.store.Get(ctx, id); !errdefs.IsNotFound(err) {
 		return err // a record (readable or not) keeps its snapshot
 	}
@@ -129,4 +115,21 @@ func (s *Service) removeOrphanSnapshot(ctx context.Context, id string) error {
 	}
 	s.log.WarnContext(ctx, "removed a container snapshot no record names", "container", id, "snapshot", snapshotKey(id))
 	return nil
+}
+
+// reserve marks id as taken by a create or a collection, so that no other
+// create or collection of it runs meanwhile; false when it already is, or
+// when busy (called with s.mu held) says so. release gives it back.
+func (s *Service) reserve(id string, busy func() bool) (release func(), ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.creating[id] || (busy != nil && busy()) {
+		return nil, false
+	}
+	s.creating[id] = true
+	return func() {
+		s.mu.Lock()
+		delete(s.creating, id)
+		s.mu.Unlock()
+	}, true
 }

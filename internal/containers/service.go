@@ -200,18 +200,11 @@ func (s *Service) Create(ctx context.Context, name string, spec Spec) (_ Contain
 		return Container{}, err
 	}
 	// Reserve the id: a concurrent Create of the same name fails here.
-	s.mu.Lock()
-	if s.creating[id] {
-		s.mu.Unlock()
+	release, ok := s.reserve(id, nil)
+	if !ok {
 		return Container{}, fmt.Errorf("container %q: %w", id, errdefs.ErrAlreadyExists)
 	}
-	s.creating[id] = true
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.creating, id)
-		s.mu.Unlock()
-	}()
+	defer release()
 	if _, err := s.store.Get(ctx, id); err == nil {
 		return Container{}, fmt.Errorf("container %q: %w", id, errdefs.ErrAlreadyExists)
 	} else if !errdefs.IsNotFound(err) {
