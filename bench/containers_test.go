@@ -55,6 +55,11 @@ func TestContainersBench(t *testing.T) {
 	// Cleanups run last-registered first: podman's reset, then these.
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	t.Cleanup(func() { removeCgroups("containerbench") })
+	// podman (cgroupfs manager) makes a libpod_parent cgroup that its
+	// reset leaves; remove it after the reset unless it was there before.
+	if _, err := os.Stat("/sys/fs/cgroup/memory/libpod_parent"); os.IsNotExist(err) {
+		t.Cleanup(func() { removeCgroups("libpod_parent") })
+	}
 	b := &bencher{t: t, out: out, dir: dir, sock: filepath.Join(dir, "api.sock"), results: map[string]float64{}}
 	cfg := filepath.Join(dir, "config.toml")
 	// The whole 100 MiB log is kept, so logs reads all of it back.
@@ -668,18 +673,24 @@ func pssKiB(t *testing.T, pid int) int64 {
 	return 0
 }
 
-// removeCgroups removes the (empty) cgroup directories the runc reference
+// removeCgroups removes the (empty) cgroup directories a reference engine
 // left under name in every hierarchy.
 func removeCgroups(name string) {
 	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/" + name)
 	dirs = append(dirs, "/sys/fs/cgroup/"+name)
 	for _, d := range dirs {
-		subs, _ := filepath.Glob(filepath.Join(d, "*"))
-		for _, s := range subs {
-			if fi, err := os.Stat(s); err == nil && fi.IsDir() {
-				_ = os.Remove(s)
-			}
-		}
-		_ = os.Remove(d)
+		removeCgroupTree(d)
 	}
+}
+
+// removeCgroupTree removes d and the cgroups below it, deepest first (a
+// cgroup directory goes with rmdir once it has no children).
+func removeCgroupTree(d string) {
+	subs, _ := os.ReadDir(d)
+	for _, s := range subs {
+		if s.IsDir() {
+			removeCgroupTree(filepath.Join(d, s.Name()))
+		}
+	}
+	_ = os.Remove(d)
 }
