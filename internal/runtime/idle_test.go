@@ -277,6 +277,11 @@ func TestIdleRunEphemeral(t *testing.T) {
 	if !exiting {
 		t.Fatal("Wait did not say the supervisor ends by itself")
 	}
+	// A signal racing the exit (stop of a --rm container) is told the
+	// container has exited, not that the connection was closing.
+	if err := r.Kill(t.Context(), "eph", syscall.SIGTERM, false); !errdefs.IsFailedPrecondition(err) {
+		t.Fatalf("Kill after the exit = %v, want FailedPrecondition", err)
+	}
 	if err := r.Delete(t.Context(), "eph"); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}

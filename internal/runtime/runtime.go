@@ -365,12 +365,29 @@ func (r *Runtime) Start(ctx context.Context, id string) (int, error) {
 
 // Kill signals the container.
 func (r *Runtime) Kill(ctx context.Context, id string, sig syscall.Signal, all bool) error {
+	if r.isExiting(id) {
+		return fmt.Errorf("container %q has exited: %w", id, errdefs.ErrFailedPrecondition)
+	}
 	s, err := r.connect(id)
 	if err != nil {
 		return err
 	}
 	_, err = s.api.Kill(ctx, &runtimev1.KillRequest{Signal: int32(sig), All: all})
+	if err != nil && ctx.Err() == nil && r.isExiting(id) {
+		// The container exited while the call was in flight and Wait
+		// closed the connection to its ending supervisor (exit_after):
+		// the call failed with "the client connection is closing".
+		return fmt.Errorf("container %q has exited: %w", id, errdefs.ErrFailedPrecondition)
+	}
 	return errgrpc.ToNative(err)
+}
+
+// isExiting reports whether id's supervisor answered Wait with exiting:
+// its container has exited and it ends by itself.
+func (r *Runtime) isExiting(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.exiting[id]
 }
 
 // Wait blocks until the container exits. When the supervisor dies first,
