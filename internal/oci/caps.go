@@ -16,20 +16,6 @@ var defaultCaps = []string{
 	"CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 }
 
-// NormalizeCap returns the canonical "CAP_X" form of a capability name given
-// with or without the prefix, in any case, or "ALL" (opts.NormalizeCap).
-func NormalizeCap(s string) (string, error) { return opts.NormalizeCap(s) }
-
-// ValidateCaps checks every name of a --cap-add or --cap-drop list.
-func ValidateCaps(names []string) error {
-	for _, n := range names {
-		if _, err := NormalizeCap(n); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // knownCaps is allCaps limited to what the running kernel has.
 func knownCaps() []string {
 	if n, err := readUint("/proc/sys/kernel/cap_last_cap"); err == nil && int(n)+1 < len(allCaps) {
@@ -46,7 +32,7 @@ func Capabilities(add, drop []string) ([]string, error) {
 	var adds []string
 	addAll := false
 	for _, a := range add {
-		n, err := NormalizeCap(a)
+		n, err := opts.NormalizeCap(a)
 		if err != nil {
 			return nil, err
 		}
@@ -59,7 +45,7 @@ func Capabilities(add, drop []string) ([]string, error) {
 		caps = slices.Clone(knownCaps())
 	}
 	for _, d := range drop {
-		n, err := NormalizeCap(d)
+		n, err := opts.NormalizeCap(d)
 		if err != nil {
 			return nil, err
 		}

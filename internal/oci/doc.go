@@ -6,8 +6,8 @@
 // paths, no-new-privileges, resource limits and cgroupsPath
 // "/container/<id>".
 //
-// It also exports the capability rules (NormalizeCap, ValidateCaps,
-// Capabilities). Ulimits and tmpfs options are checked with internal/opts,
+// It also exports the capability rules (Capabilities); capability names
+// are checked with opts.NormalizeCap. Ulimits and tmpfs options are checked with internal/opts,
 // the same rules the apiserver and the CLI apply before a supervisor is
 // spawned. Errors are of kind errdefs.ErrInvalidArgument.
 //
