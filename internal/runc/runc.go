@@ -150,15 +150,6 @@ func (r *Runc) RemoveStopped(id string) (bool, error) {
 	return true, nil
 }
 
-// State returns the runtime's view of the container.
-func (r *Runc) State(ctx context.Context, id string) (*gorunc.Container, error) {
-	c, err := r.r.State(ctx, id)
-	if err != nil {
-		return nil, r.wrap("state", err)
-	}
-	return c, nil
-}
-
 func (r *Runc) wrap(op string, err error) error {
 	if err == nil {
 		return nil
@@ -186,8 +177,6 @@ func (r *Runc) logSize() int64 {
 // offset, or err's text.
 func (r *Runc) lastError(offset int64, err error) string {
 	msg := err.Error()
-	var ee *exec.ExitError
-	_ = errors.As(err, &ee)
 	f, ferr := os.Open(r.log)
 	if ferr != nil {
 		return msg
