@@ -701,6 +701,8 @@ func (r *lineReader) each(keep func(*Entry) (bool, error), emit func(Entry) erro
 	}
 }
 
+// decodeEmit decodes one line and emits it if keep takes it. A reader that
+// does not merge has nothing pending: merge is only ever turned on.
 func (r *lineReader) decodeEmit(line []byte, e *Entry, keep func(*Entry) (bool, error), emit func(Entry) error) error {
 	if r.merge {
 		return r.mergeDecodeEmit(line, keep, emit)
@@ -710,27 +712,10 @@ func (r *lineReader) decodeEmit(line []byte, e *Entry, keep func(*Entry) (bool, 
 		return nil
 	}
 	ok, err := keep(e)
-	if err != nil {
-		// Past Until: what was merged before still counts.
-		return errors.Join(r.flush(emit), err)
+	if err != nil || !ok {
+		return err
 	}
-	if !ok {
-		return nil
-	}
-	if !r.merge {
-		return emit(*e)
-	}
-	p := &r.pending
-	if len(p.Line) > 0 && (p.Stream != e.Stream || !p.Time.Equal(e.Time) || len(p.Line)+len(e.Line) > maxMerge) {
-		if err := r.flush(emit); err != nil {
-			return err
-		}
-	}
-	if len(p.Line) == 0 {
-		p.Stream, p.Time = e.Stream, e.Time
-	}
-	p.Line = append(p.Line, e.Line...)
-	return nil
+	return emit(*e)
 }
 
 // mergeDecodeEmit is decodeEmit for a merging reader: the line is decoded
