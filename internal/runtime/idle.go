@@ -41,7 +41,6 @@ import (
 // idleSupervisor is a ready idle supervisor.
 type idleSupervisor struct {
 	pid  int
-	sock string
 	done chan struct{} // closed once the process is reaped
 	// lifeline is the write end of the idle supervisor's lifeline pipe,
 	// closed once it is adopted or stopped.
@@ -292,9 +291,8 @@ func (r *Runtime) spawnIdle(bin string) (*idleSupervisor, error) {
 		return nil, fmt.Errorf("idle supervisor %s: %s", bin, l)
 	}
 	is := &idleSupervisor{pid: cmd.Process.Pid, done: done, lifeline: lw}
-	is.sock, _ = idlePaths(r.state, is.pid)
-	path := is.sock
-	is.path.Store(&path)
+	sock, _ := idlePaths(r.state, is.pid)
+	is.path.Store(&sock)
 	conn, err := grpc.NewClient("passthrough:///supervisor",
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return dialUnix(ctx, *is.path.Load()) }),
