@@ -213,12 +213,6 @@ func Busybox(t testing.TB) v1.Image {
 	return Image(t, runtime.GOARCH, Layer(t, BusyboxEntries(t)...))
 }
 
-// BusyboxWith returns a busybox image with one more layer holding extra.
-func BusyboxWith(t testing.TB, extra ...Entry) v1.Image {
-	t.Helper()
-	return Image(t, runtime.GOARCH, Layer(t, BusyboxEntries(t)...), Layer(t, extra...))
-}
-
 // The whiteout image: layer 1 is busybox plus /data and /opq trees, layer 2
 // deletes some of them with .wh. files, makes /opq opaque and adds files.
 // After the layers are merged, every path in WhiteoutPresent exists with the
