@@ -71,14 +71,6 @@ type DNSConfig struct {
 	Domain string `toml:"domain" default:"" desc:"default DNS domain of containers (--dns-domain); empty means none"`
 }
 
-// Validate checks values whose type alone does not make them valid.
-func (c *Config) Validate() error {
-	if errs := c.problems(); len(errs) > 0 {
-		return fmt.Errorf("config: %w: %w", errors.Join(errs...), errdefs.ErrInvalidArgument)
-	}
-	return nil
-}
-
 // keyError is a bad value of one key.
 type keyError struct {
 	key string
@@ -87,7 +79,8 @@ type keyError struct {
 
 func (e *keyError) Error() string { return fmt.Sprintf("%s: %v", e.key, e.err) }
 
-// problems lists the invalid values of c, one keyError each.
+// problems lists the values of c whose type alone does not make them
+// valid, one keyError each; Merge reports them with the file that set them.
 func (c *Config) problems() []error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
