@@ -89,17 +89,18 @@ func SocketPath(address string) (string, error) {
 // apiserver is not running yet: calls then fail fast with
 // errdefs.ErrUnavailable, and WaitReady waits for the server.
 func Dial(ctx context.Context, address string, opts ...DialOption) (*Client, error) {
-	path, err := SocketPath(address)
-	if err != nil {
-		if conn := dialOptionsConn(opts); conn != nil {
-			_ = conn.Close()
-		}
-		return nil, err
-	}
-	c := &Client{socket: path}
+	c := &Client{}
 	for _, o := range opts {
 		o(c)
 	}
+	path, err := SocketPath(address)
+	if err != nil {
+		if c.pre != nil {
+			_ = c.pre.Close()
+		}
+		return nil, err
+	}
+	c.socket = path
 
 	// Connect once now, so that a permission problem is reported now, by
 	// name, rather than as a transport failure later; the connection is
@@ -151,15 +152,6 @@ func (c *Client) takePre() net.Conn {
 	conn := c.pre
 	c.pre = nil
 	return conn
-}
-
-// dialOptionsConn returns the connection a WithConn in opts carries.
-func dialOptionsConn(opts []DialOption) net.Conn {
-	var c Client
-	for _, o := range opts {
-		o(&c)
-	}
-	return c.pre
 }
 
 // Socket returns the socket path the client connects to.
