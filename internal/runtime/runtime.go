@@ -435,22 +435,24 @@ func (r *Runtime) Wait(ctx context.Context, id string) (containers.Exit, error) 
 			break
 		}
 	}
-	return r.deadExit(id), nil
+	e, _ := r.deadExit(id)
+	return e, nil
 }
 
-// deadExit is the exit of a container whose supervisor is gone.
-func (r *Runtime) deadExit(id string) containers.Exit {
+// deadExit is the exit of a container whose supervisor is gone; recorded
+// is false when the bundle holds no exit.json at all.
+func (r *Runtime) deadExit(id string) (_ containers.Exit, recorded bool) {
 	st, err := bundle.New(r.root, id).ReadExit()
 	switch {
 	case err == nil:
-		return containers.Exit{Code: st.Code, Signal: st.Signal, ExitedAt: st.ExitedAt, OOMKilled: st.OOMKilled}
+		return containers.Exit{Code: st.Code, Signal: st.Signal, ExitedAt: st.ExitedAt, OOMKilled: st.OOMKilled}, true
 	case !errdefs.IsNotFound(err):
 		// A damaged record is reported, not taken for a missing one.
 		return containers.Exit{Code: 255, ExitedAt: time.Now().UTC(),
-			Error: fmt.Sprintf("the container's supervisor died; its exit status is unreadable: %v", err)}
+			Error: fmt.Sprintf("the container's supervisor died; its exit status is unreadable: %v", err)}, true
 	}
 	return containers.Exit{Code: 255, ExitedAt: time.Now().UTC(),
-		Error: "the container's supervisor died; its exit status is unknown"}
+		Error: "the container's supervisor died; its exit status is unknown"}, false
 }
 
 // State reports the container's state from its supervisor, or from the
@@ -472,8 +474,7 @@ func (r *Runtime) State(ctx context.Context, id string) (containers.TaskState, e
 			r.disconnect(id)
 		}
 	}
-	if _, err := bundle.New(r.root, id).ReadExit(); err == nil || !errdefs.IsNotFound(err) {
-		e := r.deadExit(id)
+	if e, recorded := r.deadExit(id); recorded {
 		return containers.TaskState{Exit: &e}, nil
 	}
 	return containers.TaskState{}, fmt.Errorf("supervisor of %q is gone and recorded no exit: %w", id, errdefs.ErrNotFound)
