@@ -320,15 +320,19 @@ func runChild(cfg Config, ready *os.File) int {
 	l := a.start()
 	go func() { served <- srv.Serve(l) }()
 
+	// hibernateTick checks for a hibernation once a container is
+	// supervised, when the monitor is installed (a ticker needs no Stop
+	// to be collected).
 	var hibernateTick <-chan time.Time
-	if cfg.HibernateAfter > 0 && !cfg.Idle {
-		if monitor := filepath.Join(filepath.Dir(self), MonitorBinary); fileExists(monitor) {
-			t := time.NewTicker(max(cfg.HibernateAfter/2, 10*time.Millisecond))
-			defer t.Stop()
-			hibernateTick = t.C
-		} else {
-			log.Warn("not hibernating: no " + MonitorBinary + " next to " + self)
+	startHibernateTick := func() bool {
+		if !fileExists(filepath.Join(filepath.Dir(self), MonitorBinary)) {
+			return false
 		}
+		hibernateTick = time.NewTicker(max(cfg.HibernateAfter/2, 10*time.Millisecond)).C
+		return true
+	}
+	if cfg.HibernateAfter > 0 && !cfg.Idle && !startHibernateTick() {
+		log.Warn("not hibernating: no " + MonitorBinary + " next to " + self)
 	}
 	if cfg.Resume {
 		log.Info("supervisor resumed", "pid", os.Getpid())
@@ -365,11 +369,7 @@ loop:
 		case a := <-adopted:
 			adopt(a)
 			if cfg.HibernateAfter > 0 && hibernateTick == nil {
-				if monitor := filepath.Join(filepath.Dir(self), MonitorBinary); fileExists(monitor) {
-					t := time.NewTicker(max(cfg.HibernateAfter/2, 10*time.Millisecond))
-					defer t.Stop()
-					hibernateTick = t.C
-				}
+				startHibernateTick()
 			}
 		case <-hibernateTick:
 			if s == nil {
