@@ -130,6 +130,11 @@ func (hb *hibernation) wait(ctx context.Context) (context.Context, func()) {
 func (hb *hibernation) quiet() bool {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
+	return hb.quietLocked()
+}
+
+// quietLocked is quiet with hb.mu held.
+func (hb *hibernation) quietLocked() bool {
 	return hb.after > 0 && !hb.on && hb.active == 0 && time.Since(hb.last) >= hb.after
 }
 
@@ -138,7 +143,7 @@ func (hb *hibernation) quiet() bool {
 func (hb *hibernation) begin() bool {
 	hb.mu.Lock()
 	defer hb.mu.Unlock()
-	if hb.after <= 0 || hb.on || hb.active > 0 || time.Since(hb.last) < hb.after {
+	if !hb.quietLocked() {
 		return false
 	}
 	hb.on = true

@@ -129,7 +129,7 @@ func (s *supervisor) shutdownRequested() <-chan struct{} { return s.shutdown }
 func (s *supervisor) idle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.status != runtimev1.Status_STATUS_CREATED && s.status != runtimev1.Status_STATUS_RUNNING
+	return s.idle0()
 }
 
 // create prepares the bundle and runs `runc create`, or `runc run
@@ -298,11 +298,7 @@ func (s *supervisor) create(ctx context.Context, req *runtimev1.CreateRequest) (
 	}
 	s.mu.Unlock()
 
-	if pty != nil {
-		s.copyTerminal(logw, pty)
-	} else {
-		s.copyPipes(logw, stdio)
-	}
+	s.copyOutput(logw)
 	go s.watch(pid)
 	if req.GetStart() {
 		s.log.Info("container started", "pid", pid)
@@ -616,6 +612,7 @@ func (s *supervisor) close() {
 	}
 }
 
+// idle0 is idle with s.mu held.
 func (s *supervisor) idle0() bool {
 	return s.status != runtimev1.Status_STATUS_CREATED && s.status != runtimev1.Status_STATUS_RUNNING
 }
