@@ -46,6 +46,9 @@ const peekTimeout = 10 * time.Second
 // connection is returned by Accept, for the gRPC server. Closing the
 // listener ends the outfd requests in progress.
 func OutputListener(ln net.Listener, opt OutputOpt) net.Listener {
+	if opt.Log == nil {
+		opt.Log = logging.Discard()
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &outputListener{Listener: ln, opt: opt, conns: make(chan net.Conn), done: make(chan struct{}),
 		acceptDone: make(chan struct{}), ctx: ctx, cancel: cancel}
@@ -157,9 +160,6 @@ const outputMethod = "outfd/Logs"
 func (l *outputListener) serveOutput(c net.Conn) {
 	defer c.Close()
 	log := l.opt.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
 	ctx := logging.With(l.ctx, slog.String("request_id", newRequestID()), slog.String("method", outputMethod))
 	start := time.Now()
 	log.DebugContext(ctx, "rpc start")
