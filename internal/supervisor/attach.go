@@ -2,12 +2,12 @@ package supervisor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
 	runtimev1 "github.com/berth/container/api/runtime/v1"
 	"github.com/berth/container/errdefs"
+	"github.com/berth/container/internal/ctrlog"
 	"github.com/containerd/console"
 )
 
@@ -136,7 +136,7 @@ func (h *server) Attach(stream runtimev1.Runtime_AttachServer) error {
 	}()
 	send := func(c chunk) error {
 		m := &runtimev1.AttachOutput{}
-		if c.stream == "stderr" {
+		if c.stream == ctrlog.Stderr {
 			m.Stderr = c.data
 		} else {
 			m.Stdout = c.data
@@ -166,7 +166,7 @@ func (h *server) Attach(stream runtimev1.Runtime_AttachServer) error {
 				}
 			}
 		case <-ctx.Done():
-			return errors.Join(ctx.Err())
+			return ctx.Err()
 		}
 	}
 }
