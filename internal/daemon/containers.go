@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 
 	"github.com/containerd/containerd/v2/core/mount"
@@ -63,7 +62,7 @@ func wireContainers(ctx context.Context, srv *grpc.Server, cfg Config, deps cont
 		_ = svc.Run(runCtx)
 	}()
 	return svc, func() error {
-		cancel(fmt.Errorf("apiserver stopping"))
+		cancel(errStopping)
 		<-done
 		return rt.Close() // the idle supervisors; containers keep running
 	}, nil
