@@ -89,7 +89,8 @@ func (sp Spec) Validate(name string) error {
 	if sp.Image == "" {
 		return bad("image reference must not be empty")
 	}
-	if _, err := ParseRestartPolicy(sp.Restart); err != nil {
+	restart, err := ParseRestartPolicy(sp.Restart)
+	if err != nil {
 		return err
 	}
 	if sp.StopSignal != "" {
@@ -97,10 +98,8 @@ func (sp Spec) Validate(name string) error {
 			return err
 		}
 	}
-	if sp.AutoRemove {
-		if p, _ := ParseRestartPolicy(sp.Restart); p.Name != "no" {
-			return bad("--rm and --restart %s cannot be combined", sp.Restart)
-		}
+	if sp.AutoRemove && restart.Name != "no" {
+		return bad("--rm and --restart %s cannot be combined", sp.Restart)
 	}
 	for _, e := range sp.Env {
 		if k, _, _ := strings.Cut(e, "="); k == "" || strings.ContainsRune(e, 0) {
