@@ -36,15 +36,6 @@ func blobCount(t *testing.T, d *Daemon) int {
 	return len(ents)
 }
 
-func mustCLI(t *testing.T, d *Daemon, args ...string) string {
-	t.Helper()
-	out, errOut, code := d.CLI(t, args...)
-	if code != 0 {
-		t.Fatalf("container %s: exit %d\nstdout: %s\nstderr: %s", strings.Join(args, " "), code, out, errOut)
-	}
-	return out
-}
-
 func TestImagePullListInspectTagPush(t *testing.T) {
 	requireIntegration(t)
 	d := StartDaemon(t)
@@ -52,31 +43,31 @@ func TestImagePullListInspectTagPush(t *testing.T) {
 	dg := reg.Push(t, "bb:1", imagetest.Busybox(t))
 	reg.PushIndex(t, "multi:1", imagetest.MultiPlatform(t))
 
-	out := mustCLI(t, d, "image", "pull", "--max-concurrent-downloads", "1", reg.Ref("bb:1"))
+	out := cli(t, d, 0, "image", "pull", "--max-concurrent-downloads", "1", reg.Ref("bb:1"))
 	if !strings.Contains(out, "done") || !strings.Contains(out, dg.String()) {
 		t.Errorf("pull output lacks progress or digest:\n%s", out)
 	}
-	if out := mustCLI(t, d, "image", "pull", "--progress", "none", reg.Ref("bb@"+dg.String())); out != "" {
+	if out := cli(t, d, 0, "image", "pull", "--progress", "none", reg.Ref("bb@"+dg.String())); out != "" {
 		t.Errorf("--progress none printed %q", out)
 	}
 	other := "arm64"
 	if runtime.GOARCH == "arm64" {
 		other = "amd64"
 	}
-	mustCLI(t, d, "image", "pull", "--progress", "plain", "--platform", "linux/"+other, reg.Ref("multi:1"))
+	cli(t, d, 0, "image", "pull", "--progress", "plain", "--platform", "linux/"+other, reg.Ref("multi:1"))
 
-	list := mustCLI(t, d, "image", "list")
+	list := cli(t, d, 0, "image", "list")
 	for _, want := range []string{"NAME", reg.Host + "/bb", reg.Host + "/multi", dg.Hex[:12]} {
 		if !strings.Contains(list, want) {
 			t.Errorf("image list lacks %q:\n%s", want, list)
 		}
 	}
-	verbose := mustCLI(t, d, "image", "ls", "-v")
+	verbose := cli(t, d, 0, "image", "ls", "-v")
 	if !strings.Contains(verbose, "linux/"+other) || !strings.Contains(verbose, "linux/"+runtime.GOARCH) {
 		t.Errorf("image ls -v lacks the platforms:\n%s", verbose)
 	}
 	var inspected []client.Image
-	if err := json.Unmarshal([]byte(mustCLI(t, d, "image", "inspect", reg.Ref("multi:1"))), &inspected); err != nil {
+	if err := json.Unmarshal([]byte(cli(t, d, 0, "image", "inspect", reg.Ref("multi:1"))), &inspected); err != nil {
 		t.Fatal(err)
 	}
 	if len(inspected) != 1 || len(inspected[0].Platforms) != 2 {
@@ -89,12 +80,12 @@ func TestImagePullListInspectTagPush(t *testing.T) {
 	}
 
 	// Tag, push to another repository, pull it back: same digest.
-	mustCLI(t, d, "image", "tag", reg.Ref("bb:1"), reg.Ref("copy:2"))
-	out = mustCLI(t, d, "image", "push", reg.Ref("copy:2"))
+	cli(t, d, 0, "image", "tag", reg.Ref("bb:1"), reg.Ref("copy:2"))
+	out = cli(t, d, 0, "image", "push", reg.Ref("copy:2"))
 	if !strings.Contains(out, dg.String()) {
 		t.Errorf("push output lacks digest %s:\n%s", dg, out)
 	}
-	mustCLI(t, d, "image", "rm", reg.Ref("copy:2"))
+	cli(t, d, 0, "image", "rm", reg.Ref("copy:2"))
 	img, err := d.Client.PullImage(t.Context(), reg.Ref("copy:2"), client.PullOptions{})
 	if err != nil || img.Digest != dg.String() {
 		t.Fatalf("pull pushed copy = %+v, %v; want %s", img, err, dg)
@@ -114,14 +105,14 @@ func TestImageSaveDeleteLoad(t *testing.T) {
 	d := StartDaemon(t)
 	reg := registrytest.New(t)
 	dg := reg.Push(t, "w:1", imagetest.WhiteoutImage(t))
-	mustCLI(t, d, "image", "pull", reg.Ref("w:1"))
+	cli(t, d, 0, "image", "pull", reg.Ref("w:1"))
 	archive := filepath.Join(ShortTempDir(t), "w.tar")
-	mustCLI(t, d, "image", "save", "-o", archive, reg.Ref("w:1"))
-	mustCLI(t, d, "image", "delete", reg.Ref("w:1"))
+	cli(t, d, 0, "image", "save", "-o", archive, reg.Ref("w:1"))
+	cli(t, d, 0, "image", "delete", reg.Ref("w:1"))
 	if n := blobCount(t, d); n != 0 {
 		t.Fatalf("%d blobs left after delete", n)
 	}
-	out := mustCLI(t, d, "image", "load", "-i", archive)
+	out := cli(t, d, 0, "image", "load", "-i", archive)
 	if !strings.Contains(out, reg.Ref("w:1")) {
 		t.Fatalf("load output %q", out)
 	}
@@ -135,12 +126,12 @@ func TestImageSaveDeleteLoad(t *testing.T) {
 	if err := os.WriteFile(bad, data[:len(data)/3], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustCLI(t, d, "image", "rm", "-a")
+	cli(t, d, 0, "image", "rm", "-a")
 	_, errOut, code := d.CLI(t, "image", "load", "-i", bad)
 	if code == 0 || !strings.Contains(errOut, "Error:") {
 		t.Fatalf("load of a truncated archive: exit %d, stderr %q", code, errOut)
 	}
-	if out := mustCLI(t, d, "image", "ls", "-q"); strings.TrimSpace(out) != "" {
+	if out := cli(t, d, 0, "image", "ls", "-q"); strings.TrimSpace(out) != "" {
 		t.Fatalf("images after a failed load: %q", out)
 	}
 	// import: a rootfs tar becomes a one-layer image.
@@ -148,10 +139,10 @@ func TestImageSaveDeleteLoad(t *testing.T) {
 	if err := os.WriteFile(rootfs, imagetest.Tar(t, imagetest.BusyboxEntries(t)...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out := mustCLI(t, d, "image", "import", rootfs, "imported:1"); !strings.Contains(out, "docker.io/library/imported:1") {
+	if out := cli(t, d, 0, "image", "import", rootfs, "imported:1"); !strings.Contains(out, "docker.io/library/imported:1") {
 		t.Fatalf("import output %q", out)
 	}
-	if out := mustCLI(t, d, "image", "prune", "-a"); !strings.Contains(out, "imported:1") {
+	if out := cli(t, d, 0, "image", "prune", "-a"); !strings.Contains(out, "imported:1") {
 		t.Fatalf("prune -a output %q", out)
 	}
 }

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,7 +64,7 @@ func TestContainerRestartPoliciesAtBoot(t *testing.T) {
 		for _, c := range cs {
 			got[c.ID] = c.State.Status
 		}
-		if equalMaps(got, want) {
+		if maps.Equal(got, want) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -88,18 +89,6 @@ func TestContainerRestartPoliciesAtBoot(t *testing.T) {
 	if c, err := d.Client.GetContainer(t.Context(), "always"); err != nil || c.State.Status != "stopped" {
 		t.Fatalf("always after stop: %+v, %v", c.State, err)
 	}
-}
-
-func equalMaps(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // simulateReboot does to d what a reboot does: the apiserver stops, every
