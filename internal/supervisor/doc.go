@@ -9,7 +9,8 @@
 // writes config.json (internal/oci), drives runc (internal/runc), copies the
 // container's stdout and stderr into <bundle>/container.log
 // (internal/ctrlog), reaps the container and writes <bundle>/exit.json
-// (internal/bundle) before any Wait returns. It serves api/runtime/v1 and
+// (internal/bundle; Wait answers as soon as the exit is known, Delete and
+// the process's end wait for the file). It serves api/runtime/v1 and
 // depends on nothing of the apiserver's, so it keeps running when the
 // apiserver dies. It logs JSON to <state>/supervisor.log and writes its pid
 // to <state>/supervisor.pid.

@@ -16,7 +16,8 @@
 // and runs `runc create`; Start runs `runc start`. The supervisor reaps the
 // container itself (it is a child subreaper), copies its stdout/stderr into
 // <bundle>/container.log (docker json-file lines) and records the exit status
-// atomically in <bundle>/exit.json before any Wait returns. It keeps running
+// atomically in <bundle>/exit.json (Wait answers as soon as the status is
+// known; exit.json is durable before Delete or Shutdown return). It keeps running
 // when the apiserver dies; the apiserver reconnects to the socket and reads
 // State. When the supervisor itself has died, <bundle>/exit.json (if present)
 // is the truth about the exit.
