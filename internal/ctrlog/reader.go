@@ -285,39 +285,47 @@ func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) err
 }
 
 // newerFiles opens, oldest first, the log files written after f: the
-// rotated files newer than f and the current file (last). It walks from
-// the current name to older ones; a rotation meanwhile shows up as a file
-// seen twice (skipped) or a name briefly missing, so no file is missed
-// unless the writer deleted it (a follower more than MaxFiles-1 files
-// behind). When f itself is gone, every file found is newer.
+// rotated files newer than f and the current file (last). When f itself is
+// gone, every file found is newer (see walkNewer).
 func newerFiles(path string, f *os.File) []*os.File {
-	var out []*os.File
-	var seen []os.FileInfo
+	stop, _ := idOf(f)
+	out, _ := walkNewer(path, stop)
+	slices.Reverse(out)
+	return out
+}
+
+// walkNewer opens, newest first, the log's files written after the one
+// whose id is stop, with their ids. It walks from the current name to
+// older ones; a rotation meanwhile shows up as a file seen twice (skipped)
+// or a name briefly missing, so no file is missed unless the writer
+// deleted it (a follower more than MaxFiles-1 files behind). Two names
+// missing in a row end the walk.
+func walkNewer(path string, stop fileID) ([]*os.File, []fileID) {
+	var files []*os.File
+	var ids []fileID
 	for i, missing := 0, 0; missing < 2; i++ {
 		p := path
 		if i > 0 {
 			p = path + "." + strconv.Itoa(i)
 		}
-		nf, err := os.Open(p)
+		f, err := os.Open(p)
 		if err != nil {
 			missing++
 			continue
 		}
 		missing = 0
-		fi, err := nf.Stat()
-		if err != nil || sameFile(f, fi) {
-			nf.Close()
+		id, ok := idOf(f)
+		if !ok || id == stop {
+			f.Close()
 			break
 		}
-		if slices.ContainsFunc(seen, func(s os.FileInfo) bool { return os.SameFile(s, fi) }) {
-			nf.Close()
+		if slices.Contains(ids, id) {
+			f.Close() // seen twice: renamed while we walked
 			continue
 		}
-		seen = append(seen, fi)
-		out = append(out, nf)
+		files, ids = append(files, f), append(ids, id)
 	}
-	slices.Reverse(out)
-	return out
+	return files, ids
 }
 
 // holdInterval is how often the log's names are looked at while the
@@ -474,40 +482,19 @@ func (h *holder) scan() {
 	if h.closed || !h.started || len(h.files) >= maxHeld {
 		return
 	}
-	var found []*os.File // newest first
-	for i, missing := 0, 0; missing < 2; i++ {
-		p := h.path
-		if i > 0 {
-			p = h.path + "." + strconv.Itoa(i)
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			missing++
-			continue
-		}
-		missing = 0
-		id, ok := idOf(f)
-		if !ok || id == h.last {
-			f.Close()
-			break
-		}
-		if slices.ContainsFunc(found, func(o *os.File) bool { oid, _ := idOf(o); return oid == id }) {
-			f.Close() // seen twice: renamed while we walked
-			continue
-		}
-		found = append(found, f)
-	}
+	found, ids := walkNewer(h.path, h.last) // newest first
 	if len(found) == 0 {
 		return
 	}
-	slices.Reverse(found)
-	room := maxHeld - len(h.files)
-	for _, f := range found[min(room, len(found)):] {
-		f.Close() // too far ahead: the oldest are kept, they go first
+	// Too far ahead: the oldest are kept, they go first.
+	drop := len(found) - min(maxHeld-len(h.files), len(found))
+	for _, f := range found[:drop] {
+		f.Close()
 	}
-	found = found[:min(room, len(found))]
+	h.last = ids[drop] // the newest kept
+	found = found[drop:]
+	slices.Reverse(found)
 	h.files = append(h.files, found...)
-	h.last, _ = idOf(found[len(found)-1])
 }
 
 // newer returns, oldest first, the files written after f (which the
