@@ -1,7 +1,7 @@
 # container — build, test, install.
 #
 #   make build            binaries and plugin tree in _output/
-#   make test             unit tests, then integration tests (root)
+#   make test             vet, unit tests, then integration tests (root)
 #   make install PREFIX=  build, then copy the _output/ tree under PREFIX (default /usr/local)
 #   make install-only     copy an already built _output/ tree (what scripts/setup.sh uses with sudo)
 #   make proto            regenerate api/**/*.pb.go (needs protoc and the pinned plugins, see .ci/run)
