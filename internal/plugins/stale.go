@@ -78,6 +78,7 @@ func (m *Manager) killStale() {
 		return
 	}
 	marker := []byte("CONTAINER_STATE_ROOT=" + m.stateRoot + "\x00")
+	var groups map[int][]int // read from /proc once, at the first record
 	for _, e := range ents {
 		if !strings.HasSuffix(e.Name(), ".pid") {
 			continue
@@ -86,7 +87,10 @@ func (m *Manager) killStale() {
 		b, _ := os.ReadFile(path)
 		pgid, err := strconv.Atoi(strings.TrimSpace(string(b)))
 		if err == nil && pgid > 1 {
-			for _, pid := range groupMembers(pgid) {
+			if groups == nil {
+				groups = processGroups()
+			}
+			for _, pid := range groups[pgid] {
 				env, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "environ"))
 				if err != nil || !bytes.Contains(env, marker) {
 					continue
@@ -101,10 +105,10 @@ func (m *Manager) killStale() {
 	}
 }
 
-// groupMembers lists the live (non-zombie) processes in process group pgid.
-func groupMembers(pgid int) []int {
+// processGroups lists the live (non-zombie) processes by process group id.
+func processGroups() map[int][]int {
 	ents, _ := os.ReadDir("/proc")
-	var pids []int
+	groups := map[int][]int{}
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
@@ -120,9 +124,9 @@ func groupMembers(pgid int) []int {
 		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
 			continue
 		}
-		if g, err := strconv.Atoi(f[2]); err == nil && g == pgid {
-			pids = append(pids, pid)
+		if g, err := strconv.Atoi(f[2]); err == nil {
+			groups[g] = append(groups[g], pid)
 		}
 	}
-	return pids
+	return groups
 }
