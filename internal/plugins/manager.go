@@ -3,7 +3,6 @@ package plugins
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"slices"
@@ -77,7 +76,7 @@ func New(opt Opt) (*Manager, error) {
 	}
 	log := opt.Log
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		log = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{
 		installRoot: opt.InstallRoot,
