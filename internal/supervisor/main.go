@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/berth/container/errdefs"
 )
 
 // hibernateEnv sets the default of serve --hibernate-after.
@@ -37,9 +39,12 @@ func Main(args []string, stderr io.Writer) int {
 		fs.BoolVar(&cfg.Foreground, "foreground", false, "do not daemonize (debugging)")
 		if v := os.Getenv(hibernateEnv); v != "" {
 			// The apiserver's setting (the flag wins): "0" never.
-			if d, err := time.ParseDuration(v); err == nil {
-				cfg.HibernateAfter = d
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				fmt.Fprintf(stderr, "Error: %s=%q: not a duration: %v\n", hibernateEnv, v, errdefs.ErrInvalidArgument)
+				return 2
 			}
+			cfg.HibernateAfter = d
 		}
 		if err := fs.Parse(args[1:]); err != nil {
 			return 2
