@@ -37,7 +37,6 @@ func (s *Service) removeDamaged(ctx context.Context, id string) error {
 		return err
 	}
 	s.notify(id)
-	s.locks.Delete(id)
 	s.log.WarnContext(ctx, "damaged container record removed", "container", id)
 	return nil
 }

@@ -38,7 +38,11 @@ type Service struct {
 	log       *slog.Logger
 	defRT     string
 
-	locks sync.Map // id → *sync.Mutex
+	// locks serializes the operations on each id (lock); an entry lives
+	// while someone holds or waits for it, so that a removal never drops
+	// a lock another caller is about to take.
+	locksMu sync.Mutex
+	locks   map[string]*idLock
 
 	mu       sync.Mutex
 	tasks    map[string]*task         // running containers being watched
@@ -79,7 +83,7 @@ func New(opt Opt) *Service {
 	return &Service{
 		store: newRecords(opt.Store), images: opt.Images, snapshots: opt.Snapshots, runtime: opt.Runtime,
 		log: log, defRT: rt,
-		tasks: map[string]*task{}, changed: map[string]chan struct{}{}, creating: map[string]bool{},
+		locks: map[string]*idLock{}, tasks: map[string]*task{}, changed: map[string]chan struct{}{}, creating: map[string]bool{},
 		removals: map[string]*removal{}, following: map[string]int{}, snapRemovals: map[string]chan struct{}{},
 		closing: make(chan struct{}),
 	}
@@ -87,11 +91,31 @@ func New(opt Opt) *Service {
 
 func snapshotKey(id string) string { return "container/" + id }
 
+// idLock is the lock of one id; refs counts its holder and waiters.
+type idLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// lock takes id's lock and returns its release.
 func (s *Service) lock(id string) func() {
-	m, _ := s.locks.LoadOrStore(id, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
+	s.locksMu.Lock()
+	l := s.locks[id]
+	if l == nil {
+		l = &idLock{}
+		s.locks[id] = l
+	}
+	l.refs++
+	s.locksMu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		s.locksMu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(s.locks, id)
+		}
+		s.locksMu.Unlock()
+	}
 }
 
 // notify wakes everyone waiting for a change of id.
@@ -698,7 +722,6 @@ func (s *Service) removeLocked(ctx context.Context, c Container) error {
 		s.removeSnapshotLater(c.ID)
 	}
 	s.notify(c.ID)
-	s.locks.Delete(c.ID)
 	s.log.InfoContext(ctx, "container deleted", "container", c.ID)
 	return nil
 }

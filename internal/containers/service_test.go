@@ -512,3 +512,40 @@ func TestStopCancelsPendingRestart(t *testing.T) {
 		t.Fatalf("restarted after stop: %+v", got.State)
 	}
 }
+
+// TestLockKeptForWaiters: an id's lock stays one lock while anyone holds
+// or waits for it (a removal used to drop it from under a waiter, letting
+// a later caller in beside that waiter), and goes once nobody does.
+func TestLockKeptForWaiters(t *testing.T) {
+	s := New(Opt{})
+	unlockA := s.lock("x")
+	got := make(chan func())
+	go func() { got <- s.lock("x") }()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		s.locksMu.Lock()
+		refs := s.locks["x"].refs
+		s.locksMu.Unlock()
+		if refs == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("second caller never waited for the lock")
+		}
+	}
+	unlockA()
+	unlockB := <-got
+	go func() { got <- s.lock("x") }()
+	select {
+	case unlockC := <-got:
+		unlockC()
+		t.Fatal("a third caller took the lock the second holds")
+	case <-time.After(50 * time.Millisecond):
+	}
+	unlockB()
+	(<-got)()
+	s.locksMu.Lock()
+	defer s.locksMu.Unlock()
+	if len(s.locks) != 0 {
+		t.Fatalf("%d locks left after every holder is done", len(s.locks))
+	}
+}
