@@ -79,23 +79,19 @@ type ExitStatus struct {
 const maxExitFile = 64 << 10
 
 // WriteExit records st in the bundle atomically.
-func (b Bundle) WriteExit(st ExitStatus) error {
-	data, err := json.Marshal(st)
-	if err != nil {
-		return fmt.Errorf("encode exit status: %w", err)
-	}
-	return WriteFileAtomic(b.Exit(), append(data, '\n'), 0o644)
-}
+func (b Bundle) WriteExit(st ExitStatus) error { return b.writeExit(st, true) }
 
 // WriteExitVolatile records st in the bundle atomically but without the
 // fsyncs: for a container thrown away after it runs (its rootfs is a
 // volatile overlay), whose exit record need not survive a host crash.
-func (b Bundle) WriteExitVolatile(st ExitStatus) error {
+func (b Bundle) WriteExitVolatile(st ExitStatus) error { return b.writeExit(st, false) }
+
+func (b Bundle) writeExit(st ExitStatus, durable bool) error {
 	data, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("encode exit status: %w", err)
 	}
-	return writeFileAtomic(b.Exit(), append(data, '\n'), 0o644, false)
+	return writeFileAtomic(b.Exit(), append(data, '\n'), 0o644, durable)
 }
 
 // ReadExit reads exit.json. It returns an ErrNotFound error when the
