@@ -353,16 +353,6 @@ func (s *Snapshotter) GC(ctx context.Context, keep map[digest.Digest]bool) (int,
 	return removed, nil
 }
 
-// Usage returns the disk usage in bytes of the snapshot key (a chain ID or
-// a container key).
-func (s *Snapshotter) Usage(ctx context.Context, key string) (int64, error) {
-	u, err := s.sn.Usage(ctx, key)
-	if err != nil {
-		return 0, fmt.Errorf("snapshot %q usage: %w", key, mapErr(err))
-	}
-	return u.Size, nil
-}
-
 func mapErr(err error) error {
 	switch {
 	case ctderrdefs.IsNotFound(err):
