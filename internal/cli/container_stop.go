@@ -148,12 +148,12 @@ func (a *App) newContainerDeleteCommand() *cobra.Command {
 			defer c.Close()
 			if all && !force {
 				// --all without --force deletes the containers that are not running.
+				if len(args) > 0 {
+					return &usageError{err: errors.New("give container IDs or --all, not both"), command: cmd.CommandPath()}
+				}
 				cs, err := c.ListContainers(ctx, true)
 				if err != nil {
 					return err
-				}
-				if len(args) > 0 {
-					return &usageError{err: errors.New("give container IDs or --all, not both"), command: cmd.CommandPath()}
 				}
 				for _, ctr := range cs {
 					if ctr.State.Status != "running" {
