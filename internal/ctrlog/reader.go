@@ -284,16 +284,6 @@ func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) err
 	}
 }
 
-// newerFiles opens, oldest first, the log files written after f: the
-// rotated files newer than f and the current file (last). When f itself is
-// gone, every file found is newer (see walkNewer).
-func newerFiles(path string, f *os.File) []*os.File {
-	stop, _ := idOf(f)
-	out, _ := walkNewer(path, stop)
-	slices.Reverse(out)
-	return out
-}
-
 // walkNewer opens, newest first, the log's files written after the one
 // whose id is stop, with their ids. It walks from the current name to
 // older ones; a rotation meanwhile shows up as a file seen twice (skipped)
@@ -499,34 +489,35 @@ func (h *holder) scan() {
 
 // newer returns, oldest first, the files written after f (which the
 // follower has read to its end): the held generations the writer has
-// deleted since, then the files newerFiles finds by name. The caller owns
-// them; the newest is the one it follows next.
+// deleted since, then the rotated files newer than f and the current file
+// (last), found by name (walkNewer; when f itself is gone, every file found
+// is newer). The caller owns them; the newest is the one it follows next.
 func (h *holder) newer(path string, f *os.File) []*os.File {
-	byName := newerFiles(path, f)
+	cur, _ := idOf(f)
+	byName, ids := walkNewer(path, cur) // newest first
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	cur, _ := idOf(f)
-	named := make(map[fileID]bool, len(byName))
-	for _, nf := range byName {
-		if id, ok := idOf(nf); ok {
-			named[id] = true
-		}
-	}
 	// A deleted generation is older than every file still there: the
 	// writer removes only the oldest.
 	var out []*os.File
 	for _, hf := range h.files {
 		id, ok := idOf(hf)
-		if !ok || id == cur || named[id] {
+		if !ok || id == cur || slices.Contains(ids, id) {
 			hf.Close()
 			continue
 		}
 		out = append(out, hf)
 	}
 	h.files = nil
+	switch {
+	case len(byName) > 0:
+		h.last = ids[0]
+	case len(out) > 0:
+		h.last, _ = idOf(out[len(out)-1])
+	}
+	slices.Reverse(byName)
 	out = append(out, byName...)
 	if len(out) > 0 {
-		h.last, _ = idOf(out[len(out)-1])
 		h.started = true
 	}
 	return out
