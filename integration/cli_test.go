@@ -201,11 +201,7 @@ func ourProcesses(dir string) []int {
 			continue
 		}
 		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err != nil || !bytes.Contains(cmdline, []byte(dir)) {
-			continue
-		}
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if i := bytes.LastIndexByte(stat, ')'); err != nil || i < 0 || i+2 >= len(stat) || stat[i+2] == 'Z' {
+		if err != nil || !bytes.Contains(cmdline, []byte(dir)) || !liveProcess(pid) {
 			continue
 		}
 		pids = append(pids, pid)

@@ -229,6 +229,24 @@ func ShortTempDir(t testing.TB) string {
 	return dir
 }
 
+// procStat returns the fields of /proc/<pid>/stat after the command name
+// (state, ppid, pgrp, ...), or nil when pid is gone.
+func procStat(pid int) []string {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	// The command name may hold spaces and parentheses: it ends at the last ")".
+	i := bytes.LastIndexByte(stat, ')')
+	if err != nil || i < 0 {
+		return nil
+	}
+	return strings.Fields(string(stat[i+1:]))
+}
+
+// liveProcess reports whether pid exists and is not a zombie.
+func liveProcess(pid int) bool {
+	f := procStat(pid)
+	return len(f) > 0 && f[0] != "Z" && f[0] != "X"
+}
+
 // mountsUnder lists the mount points at or below dir, in mount order.
 func mountsUnder(dir string) []string {
 	f, err := os.Open("/proc/self/mountinfo")

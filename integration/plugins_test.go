@@ -64,12 +64,7 @@ func liveProcessesInGroup(pgid int) []int {
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		i := bytes.LastIndexByte(stat, ')')
-		if err != nil || i < 0 {
-			continue
-		}
-		f := strings.Fields(string(stat[i+1:]))
+		f := procStat(pid)
 		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
 			continue
 		}

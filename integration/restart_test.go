@@ -140,12 +140,7 @@ func simulateReboot(t *testing.T, d *Daemon) {
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
 	for range 100 {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil {
-			return
-		}
-		// The state follows the ")" that ends the command name.
-		if i := strings.LastIndexByte(string(stat), ')'); i >= 0 && strings.HasPrefix(string(stat[i:]), ") Z") {
+		if !liveProcess(pid) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
