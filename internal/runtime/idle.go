@@ -31,7 +31,7 @@ import (
 // --state-root <state>`) is spawned in the background once the create's
 // container has been removed, or refillDelay after the create (see
 // there); the next create sends it Create with adopt set (adoption and
-// create in one call; Adopt alone is adopt below) instead of spawning
+// create in one call; the Adopt RPC alone is left to the tests) instead of spawning
 // (waiting for one on its way), and spawns as before when there is none
 // or the adoption fails. An idle supervisor exits when the apiserver is gone
 // (the write end of its --lifeline-fd pipe, held only here, closes) and
@@ -79,25 +79,6 @@ func newIdlePool() idlePool {
 }
 
 func (r *Runtime) idleDir() string { return filepath.Join(r.state, "supervisors") }
-
-// adopt hands the container to an idle supervisor of bin and caches the
-// connection to it. It reports false when there was none or it failed.
-// The caller refills the pool (refill) when its create is done.
-func (r *Runtime) adopt(ctx context.Context, bin, id, bundleDir string) bool {
-	is := r.takeIdle(ctx, bin)
-	if is == nil {
-		return false
-	}
-	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	_, err := is.api.Adopt(actx, &runtimev1.AdoptRequest{Id: id, Bundle: bundleDir, State: r.StateDir(id)})
-	if err != nil {
-		r.adoptFailed(ctx, is, id, err)
-		return false
-	}
-	r.adopted(is, id)
-	return true
-}
 
 // adoptFailed ends an idle supervisor whose adoption for id failed.
 func (r *Runtime) adoptFailed(ctx context.Context, is *idleSupervisor, id string, err error) {

@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -295,4 +296,24 @@ func TestIdleRunEphemeral(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(r.runcRoot(), "eph")); !os.IsNotExist(err) {
 		t.Errorf("runc state left: %v", err)
 	}
+}
+
+// adopt hands the container to an idle supervisor of bin with the Adopt
+// RPC alone (the apiserver adopts within Create) and caches the
+// connection to it. It reports false when there was none or it failed.
+// The caller refills the pool (refill) when its create is done.
+func (r *Runtime) adopt(ctx context.Context, bin, id, bundleDir string) bool {
+	is := r.takeIdle(ctx, bin)
+	if is == nil {
+		return false
+	}
+	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := is.api.Adopt(actx, &runtimev1.AdoptRequest{Id: id, Bundle: bundleDir, State: r.StateDir(id)})
+	if err != nil {
+		r.adoptFailed(ctx, is, id, err)
+		return false
+	}
+	r.adopted(is, id)
+	return true
 }
