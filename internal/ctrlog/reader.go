@@ -69,7 +69,7 @@ var errUntil = errors.New("past until")
 // file; rotated files path.1, path.2, ... are read first, oldest first). A
 // missing log reads as empty. Lines that do not decode are skipped.
 func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) error) error {
-	files := []string{}
+	var files []string
 	for i := 1; ; i++ {
 		p := path + "." + strconv.Itoa(i)
 		if _, err := os.Stat(p); err != nil {
@@ -77,10 +77,7 @@ func Read(ctx context.Context, path string, opts ReadOptions, fn func(Entry) err
 		}
 		files = append(files, p)
 	}
-	// Oldest first.
-	for i, j := 0, len(files)-1; i < j; i, j = i+1, j-1 {
-		files[i], files[j] = files[j], files[i]
-	}
+	slices.Reverse(files) // oldest first
 
 	keep := func(e *Entry) (bool, error) {
 		if !opts.Since.IsZero() && e.Time.Before(opts.Since) {
