@@ -231,5 +231,3 @@ func (r ctxReader) Read(p []byte) (int, error) {
 	}
 	return r.r.Read(p)
 }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -1,6 +1,7 @@
 package images
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -177,7 +178,7 @@ func (x *localIndex) IndexManifest() (*v1.IndexManifest, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v1.ParseIndexManifest(bytesReader(raw))
+	return v1.ParseIndexManifest(bytes.NewReader(raw))
 }
 func (x *localIndex) Image(h v1.Hash) (v1.Image, error) {
 	ms, err := x.s.manifestsOf(x.desc)
