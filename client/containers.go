@@ -289,6 +289,7 @@ func containerFromProto(p *containersv1.Container) Container {
 	}
 }
 
+// containerTime converts a timestamp that may be absent (zero time).
 func containerTime(t *timestamppb.Timestamp) time.Time {
 	if t == nil {
 		return time.Time{}

@@ -92,10 +92,8 @@ func platformToProto(s string) (*imagesv1.Platform, error) {
 }
 
 func imageFromProto(m *imagesv1.Image) Image {
-	img := Image{Name: m.GetName(), Digest: m.GetDigest(), MediaType: m.GetMediaType(), Size: m.GetSize()}
-	if m.GetCreated() != nil {
-		img.Created = m.GetCreated().AsTime()
-	}
+	img := Image{Name: m.GetName(), Digest: m.GetDigest(), MediaType: m.GetMediaType(), Size: m.GetSize(),
+		Created: containerTime(m.GetCreated())}
 	for _, p := range m.GetPlatforms() {
 		ip := ImagePlatform{
 			OS: p.GetPlatform().GetOs(), Architecture: p.GetPlatform().GetArchitecture(), Variant: p.GetPlatform().GetVariant(),

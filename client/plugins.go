@@ -97,9 +97,7 @@ func pluginFromProto(p *pluginsv1.Plugin) Plugin {
 			Restarts:  in.GetRestarts(),
 			LastError: in.GetLastError(),
 			LogPath:   in.GetLogPath(),
-		}
-		if in.GetStartedAt() != nil {
-			pi.StartedAt = in.GetStartedAt().AsTime()
+			StartedAt: containerTime(in.GetStartedAt()),
 		}
 		out.Instances = append(out.Instances, pi)
 	}

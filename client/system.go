@@ -69,9 +69,7 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 		StateRoot:   resp.GetStateRoot(),
 		Version:     versionFromProto(resp.GetVersion()),
 		PID:         int(resp.GetPid()),
-	}
-	if ts := resp.GetStartedAt(); ts != nil {
-		st.StartedAt = ts.AsTime()
+		StartedAt:   containerTime(resp.GetStartedAt()),
 	}
 	return st, nil
 }
