@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -16,7 +15,6 @@ import (
 const (
 	groupContainers = "containers"
 	groupImages     = "images"
-	groupResources  = "resources"
 	groupSystem     = "system"
 )
 
@@ -81,19 +79,12 @@ func (a *App) newRootCommand() *cobra.Command {
 	pf.BoolVar(&a.Debug, "debug", false, "print debug output")
 	root.Flags().Bool("version", false, "print the version and exit")
 
-	cmds := a.commands()
-	for _, g := range []*cobra.Group{
-		{ID: groupContainers, Title: "Container commands:"},
-		{ID: groupImages, Title: "Image commands:"},
-		{ID: groupResources, Title: "Network and volume commands:"},
-		{ID: groupSystem, Title: "System commands:"},
-	} {
-		// Only groups with commands, so help shows no empty headings.
-		if slices.ContainsFunc(cmds, func(c *cobra.Command) bool { return c.GroupID == g.ID }) {
-			root.AddGroup(g)
-		}
-	}
-	root.AddCommand(cmds...)
+	root.AddGroup(
+		&cobra.Group{ID: groupContainers, Title: "Container commands:"},
+		&cobra.Group{ID: groupImages, Title: "Image commands:"},
+		&cobra.Group{ID: groupSystem, Title: "System commands:"},
+	)
+	root.AddCommand(a.commands()...)
 	return root
 }
 
