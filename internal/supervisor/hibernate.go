@@ -392,11 +392,14 @@ func (hv *handover) close() {
 // holds) and closes the log; the pipes stay open.
 func (s *supervisor) stopOutput() {
 	s.mu.Lock()
-	logw := s.logw
+	logw, g := s.logw, s.copies
 	s.mu.Unlock()
+	if g != nil {
+		g.stopped.Store(true)
+	}
 	s.hibernating.Store(true)
 	s.setOutputDeadline(time.Unix(1, 0))
-	s.copies.Wait()
+	s.waitCopies()
 	_ = logw.Close()
 }
 

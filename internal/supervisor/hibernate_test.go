@@ -121,3 +121,64 @@ func TestHibernateTerminal(t *testing.T) {
 		t.Fatalf("kill: %v", err)
 	}
 }
+
+// TestHibernateExecFails: when the monitor cannot be exec'd, the
+// supervisor serves on in the same process with a new generation of output
+// copiers: output written after the failed handover is logged, the exit
+// comes with its real code, and no Wait of the old copiers trips over the
+// new ones.
+func TestHibernateExecFails(t *testing.T) {
+	integration(t)
+	dir, err := os.MkdirTemp("", "hx")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	bin := filepath.Join(dir, filepath.Base(supervisorBin))
+	data, err := os.ReadFile(supervisorBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// There, but not executable: the start-up check passes, the exec fails.
+	if err := os.WriteFile(filepath.Join(dir, MonitorBinary), []byte("#!/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h := startSupervisor(t, func(args []string) *exec.Cmd {
+		return exec.Command(bin, append(args, "--hibernate-after", "100ms")...)
+	})
+	h.run(t, sh("echo up; sleep 1; echo down; exit 4"))
+	sup := h.supervisorPid(t)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	var e *runtimev1.ExitStatus
+	sawHandover := false
+	for e == nil {
+		var md metadata.MD
+		resp, err := h.api.Wait(ctx, &runtimev1.WaitRequest{}, grpc.Trailer(&md))
+		switch {
+		case err == nil:
+			e = resp.GetExit()
+		case len(md.Get(runtimev1.HibernatingTrailer)) == 1:
+			sawHandover = true
+			time.Sleep(20 * time.Millisecond)
+		default:
+			t.Fatalf("wait: %v", err)
+		}
+	}
+	if !sawHandover {
+		t.Fatal("the supervisor never tried to hibernate")
+	}
+	if e.GetCode() != 4 {
+		t.Fatalf("exit %v, want code 4", e)
+	}
+	if got := h.supervisorPid(t); got != sup || exeOf(sup) != filepath.Base(supervisorBin) {
+		t.Fatalf("after the exit: pid %d runs %q, want %d running the supervisor", got, exeOf(sup), sup)
+	}
+	if out := h.logs(t)["stdout"]; out != "up\ndown\n" {
+		t.Fatalf("stdout %q", out)
+	}
+}

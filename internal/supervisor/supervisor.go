@@ -85,7 +85,7 @@ type supervisor struct {
 	// lastOutput is when output was last read (UnixNano): a container
 	// writing steadily keeps its supervisor awake.
 	lastOutput atomic.Int64
-	copies     sync.WaitGroup
+	copies     *copyGen // the output copiers running now (mu)
 
 	shutdownOnce sync.Once
 	shutdown     chan struct{}
@@ -311,15 +311,57 @@ func (s *supervisor) create(ctx context.Context, req *runtimev1.CreateRequest) (
 // copyPipes copies the container's pipes into the log; outputDone is
 // closed when both end, unless they were stopped for a hibernation.
 func (s *supervisor) copyPipes(logw *ctrlog.Writer, stdio *runc.PipeIO) {
-	s.copies.Add(2)
-	go func() { defer s.copies.Done(); s.copyOut(logw, ctrlog.Stdout, stdio.StdoutReader()) }()
-	go func() { defer s.copies.Done(); s.copyOut(logw, ctrlog.Stderr, stdio.StderrReader()) }()
-	go func() {
-		s.copies.Wait()
-		if !s.hibernating.Load() {
-			close(s.outputDone)
+	g := s.newCopies(2)
+	go func() { defer g.wg.Done(); s.copyOut(logw, ctrlog.Stdout, stdio.StdoutReader()) }()
+	go func() { defer g.wg.Done(); s.copyOut(logw, ctrlog.Stderr, stdio.StderrReader()) }()
+	go g.closeWhenDone(s.outputDone)
+}
+
+// copyGen is one generation of output copiers. A hibernation stops one; if
+// its exec fails, the next generation starts, and whoever waited for the
+// old one must neither see the new one's WaitGroup nor close outputDone.
+type copyGen struct {
+	wg      sync.WaitGroup
+	stopped atomic.Bool // stopped for a hibernation: its end is not the output's
+}
+
+// closeWhenDone closes done once the generation's copiers end, unless they
+// were stopped for a hibernation.
+func (g *copyGen) closeWhenDone(done chan struct{}) {
+	g.wg.Wait()
+	if !g.stopped.Load() {
+		close(done)
+	}
+}
+
+// newCopies starts a generation of n copiers.
+func (s *supervisor) newCopies(n int) *copyGen {
+	g := &copyGen{}
+	g.wg.Add(n)
+	s.mu.Lock()
+	s.copies = g
+	s.mu.Unlock()
+	return g
+}
+
+// waitCopies returns once the output copiers have ended, including those
+// of a generation started while it waited (a failed hibernation).
+func (s *supervisor) waitCopies() {
+	for {
+		s.mu.Lock()
+		g := s.copies
+		s.mu.Unlock()
+		if g == nil {
+			return
 		}
-	}()
+		g.wg.Wait()
+		s.mu.Lock()
+		same := s.copies == g
+		s.mu.Unlock()
+		if same {
+			return
+		}
+	}
 }
 
 func (s *supervisor) initPid() int {
@@ -381,7 +423,7 @@ func (s *supervisor) watch(pid int) {
 	// Every process of the container dies with its init (pid namespace),
 	// so the pipes reach EOF; don't wait forever for a stray holder.
 	done := make(chan struct{})
-	go func() { s.copies.Wait(); close(done) }()
+	go func() { s.waitCopies(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(2 * time.Second):
@@ -535,7 +577,7 @@ func (s *supervisor) delete(ctx context.Context, force bool) (*bundle.ExitStatus
 		if err != nil && !errdefs.IsNotFound(err) {
 			errs = append(errs, err)
 		}
-		s.copies.Wait()
+		s.waitCopies()
 	}
 	s.mu.Lock()
 	logw, stdio, con, pty, mounted := s.logw, s.stdio, s.console, s.pty, s.mounted

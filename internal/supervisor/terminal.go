@@ -47,12 +47,7 @@ func terminalFromFd(fd int) (console.Console, *os.File, error) {
 // outputDone is closed when it ends, unless it was stopped for a
 // hibernation.
 func (s *supervisor) copyTerminal(logw *ctrlog.Writer, pty *os.File) {
-	s.copies.Add(1)
-	go func() { defer s.copies.Done(); s.copyOut(logw, ctrlog.Stdout, pty) }()
-	go func() {
-		s.copies.Wait()
-		if !s.hibernating.Load() {
-			close(s.outputDone)
-		}
-	}()
+	g := s.newCopies(1)
+	go func() { defer g.wg.Done(); s.copyOut(logw, ctrlog.Stdout, pty) }()
+	go g.closeWhenDone(s.outputDone)
 }
