@@ -84,7 +84,8 @@ check-proto: proto
 		echo "api/: generated code is stale; run make proto and commit" >&2; exit 1; \
 	fi
 
-bench: build
+# Each bench script runs `make build` itself (into _output/).
+bench:
 	./bench/run.sh
 
 clean:
