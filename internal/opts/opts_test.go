@@ -25,6 +25,8 @@ func TestParseSize(t *testing.T) {
 		{in: "", err: errdefs.ErrInvalidArgument},
 		{in: "-1m", err: errdefs.ErrInvalidArgument},
 		{in: "lots", err: errdefs.ErrInvalidArgument},
+		{in: "64i", err: errdefs.ErrInvalidArgument},
+		{in: "64ib", err: errdefs.ErrInvalidArgument},
 		{in: "0x10", err: errdefs.ErrInvalidArgument},
 		{in: "inf", err: errdefs.ErrInvalidArgument},
 		{in: "99999999999t", err: errdefs.ErrInvalidArgument},

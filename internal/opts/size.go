@@ -14,7 +14,10 @@ import (
 // or "ib": "64MB", "64mib").
 func ParseSize(s string) (int64, error) {
 	t := strings.ToLower(strings.TrimSpace(s))
-	t = strings.TrimSuffix(strings.TrimSuffix(t, "b"), "i")
+	t = strings.TrimSuffix(t, "b")
+	if len(t) >= 2 && t[len(t)-1] == 'i' && strings.IndexByte("kmgt", t[len(t)-2]) >= 0 {
+		t = t[:len(t)-1] // "kib", "ki"; a bare "i" is no unit
+	}
 	mult := 1.0
 	if t != "" {
 		switch t[len(t)-1] {
