@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Container hot-path benchmark (issue #4): run --rm true, 50 detached
 # containers two at a time, supervisor/apiserver memory, apiserver start-up,
 # 100 MiB of stdout and its read-back — against a raw runc bundle of the same
@@ -7,7 +7,7 @@
 #
 #   bench/containers.sh                          # 20 runs, 5 rounds of 50
 #   CONTAINER_BENCH_RUNS=30 CONTAINER_BENCH_BATCH_RUNS=10 bench/containers.sh
-set -eu
+set -euo pipefail   # a failing bench fails the script, not only grep
 cd "$(dirname "$0")/.."
 missing=""
 command -v podman >/dev/null 2>&1 || missing="podman"
