@@ -47,13 +47,19 @@ make build
 echo "==> installing under ${PREFIX}"
 $SUDO make install-only PREFIX="${PREFIX}"
 
-container="${PREFIX}/bin/container"
+# sudo resets the environment: hand the roots to the CLI explicitly.
+roots_env=()
+for v in CONTAINER_APP_ROOT CONTAINER_STATE_ROOT CONTAINER_LOG_ROOT; do
+	if [ -n "${!v:-}" ]; then roots_env+=("$v=${!v}"); fi
+done
+container() { $SUDO env "${roots_env[@]}" "${PREFIX}/bin/container" "$@"; }
+
 echo "==> starting the apiserver"
 # Restart so that the binaries just installed are the ones running.
 # Stopping the apiserver does not stop containers.
-$SUDO "$container" system stop >/dev/null
-$SUDO "$container" system start
-$SUDO "$container" system status
+container system stop >/dev/null
+container system start
+container system status
 
 echo "==> building the image local/busybox:latest from /bin/busybox"
 rootfs="$(mktemp -d)"
@@ -68,7 +74,7 @@ done
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"${rootfs}/fs/etc/passwd"
 printf 'root:x:0:\nnogroup:x:65534:\n' >"${rootfs}/fs/etc/group"
 tar -C "${rootfs}/fs" --numeric-owner --owner=0 --group=0 -cf "${rootfs}/rootfs.tar" .
-$SUDO "$container" image import "${rootfs}/rootfs.tar" local/busybox:latest
+container image import "${rootfs}/rootfs.tar" local/busybox:latest
 
 echo "==> running a container"
-$SUDO "$container" run --rm local/busybox echo hello from container
+container run --rm local/busybox echo hello from container
