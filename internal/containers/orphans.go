@@ -30,19 +30,15 @@ func (s *Service) prepareRootfs(ctx context.Context, id, chainID string) error {
 }
 
 // removeOrphanSnapshots removes every container snapshot that no record
-// names: a create of a generated id that the apiserver did not finish
+// names (known holds the records' ids): a create of a generated id that the apiserver did not finish
 // leaves one nobody would ever prepare again. Recover calls it only when
 // the store listed every record without error, so a record it cannot
 // read never loses its snapshot. Each id is reserved like a Create's and
 // checked once more against the store before its snapshot goes.
-func (s *Service) removeOrphanSnapshots(ctx context.Context, cs []Container) error {
+func (s *Service) removeOrphanSnapshots(ctx context.Context, known map[string]bool) error {
 	keys, err := s.snapshots.List(ctx, snapshotKey(""))
 	if err != nil {
 		return fmt.Errorf("list container snapshots: %w", err)
-	}
-	known := make(map[string]bool, len(cs))
-	for _, c := range cs {
-		known[c.ID] = true
 	}
 	var errs []error
 	for _, key := range keys {
@@ -59,17 +55,13 @@ func (s *Service) removeOrphanSnapshots(ctx context.Context, cs []Container) err
 
 // removeOrphanDirs removes the bundle and state directories (and whatever
 // the runtime still holds for them: a supervisor, mounts, cgroups) that no
-// record names: an auto-removal deletes an ephemeral container's record
+// record names (known holds the records' ids): an auto-removal deletes an ephemeral container's record
 // first (records.deleteDurable), so an apiserver killed in between leaves
 // them. Recover calls it only with a complete list of records.
-func (s *Service) removeOrphanDirs(ctx context.Context, cs []Container) error {
+func (s *Service) removeOrphanDirs(ctx context.Context, known map[string]bool) error {
 	ids, err := s.runtime.Leftovers()
 	if err != nil {
 		return err
-	}
-	known := make(map[string]bool, len(cs))
-	for _, c := range cs {
-		known[c.ID] = true
 	}
 	var errs []error
 	for _, id := range ids {

@@ -114,7 +114,11 @@ func (s *Service) Recover(ctx context.Context) error {
 	if err == nil {
 		// Only a complete list of records tells which snapshots and dirs
 		// are orphans; the dirs first (a rootfs may still be mounted).
-		errs = append(errs, s.removeOrphanDirs(ctx, cs), s.removeOrphanSnapshots(ctx, cs))
+		known := make(map[string]bool, len(cs))
+		for _, c := range cs {
+			known[c.ID] = true
+		}
+		errs = append(errs, s.removeOrphanDirs(ctx, known), s.removeOrphanSnapshots(ctx, known))
 	}
 	return errors.Join(errs...)
 }
