@@ -11,6 +11,11 @@ import (
 	"github.com/berth/container/internal/containers"
 )
 
+// The containers service finds these by a type assertion: a signature
+// that drifts must fail the build, not turn exec, attach and stats into
+// ErrNotImplemented.
+var _ containers.Interactive = (*Runtime)(nil)
+
 // Exec starts p in the container through its supervisor's Exec stream and
 // returns once the supervisor has answered with the pid (which the first
 // Recv returns), so a process that cannot start fails here.
