@@ -213,8 +213,9 @@ func Busybox(t testing.TB) v1.Image {
 	return Image(t, runtime.GOARCH, Layer(t, BusyboxEntries(t)...))
 }
 
-// The whiteout image: layer 1 is busybox plus /data and /opq trees, layer 2
-// deletes some of them with .wh. files, makes /opq opaque and adds files.
+// The whiteout image: layer 1 is busybox, layer 2 adds /data, /opq and
+// /gone-dir trees, layer 3 deletes some of them with .wh. files (/gone-dir
+// whole), makes /opq opaque and adds files.
 // After the layers are merged, every path in WhiteoutPresent exists with the
 // content given, and no path in WhiteoutAbsent exists.
 var (
