@@ -31,13 +31,13 @@ func (r *Runtime) Exec(ctx context.Context, id string, p containers.ExecProcess)
 // exec is one attempt of Exec; raced reports a supervisor that refused it
 // because it was hibernating at that moment.
 func (r *Runtime) exec(ctx context.Context, id string, p containers.ExecProcess) (_ containers.IO, raced bool, _ error) {
-	s, err := r.connect(id)
+	s, err := r.connectLive(id)
 	if err != nil {
 		return nil, false, err
 	}
 	stream, err := s.api.Exec(ctx)
 	if err != nil {
-		return nil, false, errgrpc.ToNative(err)
+		return nil, false, r.liveErr(ctx, id, err)
 	}
 	first := &runtimev1.ExecInput{
 		Start: &runtimev1.ExecProcess{
@@ -50,9 +50,9 @@ func (r *Runtime) exec(ctx context.Context, id string, p containers.ExecProcess)
 		// The real reason comes with Recv.
 		if _, rerr := stream.Recv(); rerr != nil {
 			_, raced := hibernating(stream.Trailer())
-			return nil, raced, errgrpc.ToNative(rerr)
+			return nil, raced, r.liveErr(ctx, id, rerr)
 		}
-		return nil, false, errgrpc.ToNative(err)
+		return nil, false, r.liveErr(ctx, id, err)
 	}
 	m, err := stream.Recv()
 	if err != nil {
@@ -60,7 +60,7 @@ func (r *Runtime) exec(ctx context.Context, id string, p containers.ExecProcess)
 			return nil, false, errgrpc.ToNative(io.ErrUnexpectedEOF)
 		}
 		_, raced := hibernating(stream.Trailer())
-		return nil, raced, errgrpc.ToNative(err)
+		return nil, raced, r.liveErr(ctx, id, err)
 	}
 	return &execIO{stream: stream, pending: &containers.Output{Pid: int(m.GetPid())}}, false, nil
 }
@@ -100,14 +100,14 @@ func (e *execIO) CloseSend() error { return e.stream.CloseSend() }
 
 // Attach connects to the container's stdio through its supervisor.
 func (r *Runtime) Attach(ctx context.Context, id string) (containers.IO, error) {
-	s, err := r.connect(id)
+	s, err := r.connectLive(id)
 	if err != nil {
 		return nil, err
 	}
 	for i := 0; ; i++ {
 		stream, err := s.api.Attach(ctx)
 		if err != nil {
-			return nil, errgrpc.ToNative(err)
+			return nil, r.liveErr(ctx, id, err)
 		}
 		// The supervisor sends the stream's headers once it has subscribed to
 		// the output: after this a Start cannot run ahead of the attachment.
@@ -121,7 +121,7 @@ func (r *Runtime) Attach(ctx context.Context, id string) (containers.IO, error) 
 			}
 		}
 		if err != nil {
-			return nil, errgrpc.ToNative(err)
+			return nil, r.liveErr(ctx, id, err)
 		}
 		return &attachIO{stream: stream}, nil
 	}
@@ -152,13 +152,13 @@ func (a *attachIO) CloseSend() error { return a.stream.CloseSend() }
 
 // Stats reads the container's resource usage through its supervisor.
 func (r *Runtime) Stats(ctx context.Context, id string) (containers.Stats, error) {
-	s, err := r.connect(id)
+	s, err := r.connectLive(id)
 	if err != nil {
 		return containers.Stats{}, err
 	}
 	resp, err := s.api.Stats(ctx, &runtimev1.StatsRequest{})
 	if err != nil {
-		return containers.Stats{}, errgrpc.ToNative(err)
+		return containers.Stats{}, r.liveErr(ctx, id, err)
 	}
 	readAt := time.Now().UTC()
 	if resp.ReadAt != nil {

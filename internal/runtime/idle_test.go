@@ -283,6 +283,9 @@ func TestIdleRunEphemeral(t *testing.T) {
 	if err := r.Kill(t.Context(), "eph", syscall.SIGTERM, false); !errdefs.IsFailedPrecondition(err) {
 		t.Fatalf("Kill after the exit = %v, want FailedPrecondition", err)
 	}
+	if _, err := r.Stats(t.Context(), "eph"); !errdefs.IsFailedPrecondition(err) {
+		t.Fatalf("Stats after the exit = %v, want FailedPrecondition", err)
+	}
 	if err := r.Delete(t.Context(), "eph"); err != nil {
 		t.Fatalf("Delete: %v", err)
 	}

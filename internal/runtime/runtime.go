@@ -365,21 +365,38 @@ func (r *Runtime) Start(ctx context.Context, id string) (int, error) {
 
 // Kill signals the container.
 func (r *Runtime) Kill(ctx context.Context, id string, sig syscall.Signal, all bool) error {
-	if r.isExiting(id) {
-		return fmt.Errorf("container %q has exited: %w", id, errdefs.ErrFailedPrecondition)
-	}
-	s, err := r.connect(id)
+	s, err := r.connectLive(id)
 	if err != nil {
 		return err
 	}
 	_, err = s.api.Kill(ctx, &runtimev1.KillRequest{Signal: int32(sig), All: all})
+	return r.liveErr(ctx, id, err)
+}
+
+// connectLive connects to the supervisor for a call that needs its
+// container running (Kill, Exec, Attach, Stats). Once Wait has said the
+// supervisor is exiting (exit_after), the container has exited: such a
+// call gets FailedPrecondition, as the supervisor itself would answer.
+func (r *Runtime) connectLive(id string) (*supervisor, error) {
+	if r.isExiting(id) {
+		return nil, exitedError(id)
+	}
+	return r.connect(id)
+}
+
+// liveErr maps the error of a call made through connectLive. Wait's
+// exiting answer closes the connection to the ending supervisor, so a call
+// in flight then fails with "the client connection is closing": the
+// container has exited (a stop racing a --rm container's exit).
+func (r *Runtime) liveErr(ctx context.Context, id string, err error) error {
 	if err != nil && ctx.Err() == nil && r.isExiting(id) {
-		// The container exited while the call was in flight and Wait
-		// closed the connection to its ending supervisor (exit_after):
-		// the call failed with "the client connection is closing".
-		return fmt.Errorf("container %q has exited: %w", id, errdefs.ErrFailedPrecondition)
+		return exitedError(id)
 	}
 	return errgrpc.ToNative(err)
+}
+
+func exitedError(id string) error {
+	return fmt.Errorf("container %q has exited: %w", id, errdefs.ErrFailedPrecondition)
 }
 
 // isExiting reports whether id's supervisor answered Wait with exiting:
