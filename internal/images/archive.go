@@ -307,13 +307,16 @@ func (s *Service) recordLoaded(ctx context.Context, recs []Record) ([]string, er
 	}
 	names := make([]string, 0, len(recs))
 	now := time.Now().UTC()
-	for _, r := range recs {
-		r.Created, r.Updated = now, now
-		if err := s.store.Put(ctx, r); err != nil {
-			return names, err
-		}
-		s.log.InfoContext(ctx, "image loaded", "image", r.Name)
-		names = append(names, r.Name)
+	for i := range recs {
+		recs[i].Created, recs[i].Updated = now, now
+		names = append(names, recs[i].Name)
+	}
+	// One transaction: an archive's images are recorded all or none.
+	if err := s.store.Put(ctx, recs...); err != nil {
+		return nil, err
+	}
+	for _, n := range names {
+		s.log.InfoContext(ctx, "image loaded", "image", n)
 	}
 	return names, nil
 }

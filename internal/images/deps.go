@@ -10,8 +10,8 @@ import (
 type Store interface {
 	Get(ctx context.Context, name string) (Record, error)
 	List(ctx context.Context) ([]Record, error)
-	// Put creates or replaces the record of r.Name.
-	Put(ctx context.Context, r Record) error
+	// Put creates or replaces the records of rs: all of them or none.
+	Put(ctx context.Context, rs ...Record) error
 	// Delete removes the record; ErrNotFound when there is none.
 	Delete(ctx context.Context, name string) error
 }

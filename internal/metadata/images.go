@@ -62,28 +62,35 @@ func (s *Images) List(_ context.Context) ([]images.Record, error) {
 	return out, err
 }
 
-// Put creates or replaces the record of r.Name, keeping the original
-// creation time when it replaces one.
-func (s *Images) Put(_ context.Context, r images.Record) error {
-	if r.Name == "" {
-		return fmt.Errorf("image record without a name: %w", errdefs.ErrInvalidArgument)
+// Put creates or replaces the records of rs, all in one transaction (all
+// or none), keeping a replaced record's original creation time.
+func (s *Images) Put(_ context.Context, rs ...images.Record) error {
+	for _, r := range rs {
+		if r.Name == "" {
+			return fmt.Errorf("image record without a name: %w", errdefs.ErrInvalidArgument)
+		}
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketImages)
 		if err != nil {
 			return err
 		}
-		if old := b.Get([]byte(r.Name)); old != nil {
-			var prev images.Record
-			if err := decodeImage(r.Name, old, &prev); err == nil && !prev.Created.IsZero() {
-				r.Created = prev.Created
+		for _, r := range rs {
+			if old := b.Get([]byte(r.Name)); old != nil {
+				var prev images.Record
+				if err := decodeImage(r.Name, old, &prev); err == nil && !prev.Created.IsZero() {
+					r.Created = prev.Created
+				}
+			}
+			data, err := json.Marshal(r)
+			if err != nil {
+				return fmt.Errorf("encode image %q: %w", r.Name, err)
+			}
+			if err := b.Put([]byte(r.Name), data); err != nil {
+				return err
 			}
 		}
-		data, err := json.Marshal(r)
-		if err != nil {
-			return fmt.Errorf("encode image %q: %w", r.Name, err)
-		}
-		return b.Put([]byte(r.Name), data)
+		return nil
 	})
 }
 

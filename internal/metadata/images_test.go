@@ -101,3 +101,28 @@ func TestImagesDamagedRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestImagesPutAllOrNone: records put together are written in one
+// transaction; a bad one keeps all of them out.
+func TestImagesPutAllOrNone(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "metadata.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	s := NewImages(db)
+	ctx := t.Context()
+	target := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("m"), Size: 1}
+	if err := s.Put(ctx, images.Record{Name: "x:1", Target: target}, images.Record{Target: target}); !errdefs.IsInvalidArgument(err) {
+		t.Fatalf("put with a nameless record: %v, want InvalidArgument", err)
+	}
+	if _, err := s.Get(ctx, "x:1"); !errdefs.IsNotFound(err) {
+		t.Fatalf("x:1 after the failed put: %v, want NotFound", err)
+	}
+	if err := s.Put(ctx, images.Record{Name: "x:1", Target: target}, images.Record{Name: "x:2", Target: target}); err != nil {
+		t.Fatal(err)
+	}
+	if recs, err := s.List(ctx); err != nil || len(recs) != 2 {
+		t.Fatalf("list = %v, %v; want both", recs, err)
+	}
+}
