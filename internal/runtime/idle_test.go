@@ -247,12 +247,16 @@ func TestIdleRunEphemeral(t *testing.T) {
 	if err != nil {
 		t.Fatalf("busybox-static is needed: %v", err)
 	}
-	if err := os.WriteFile(filepath.Join(rootfs, "bin", "sh"), data, 0o755); err != nil {
-		t.Fatal(err)
+	for _, applet := range []string{"sh", "sleep"} {
+		if err := os.WriteFile(filepath.Join(rootfs, "bin", applet), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
 	}
+	// It lives long enough for the calls below: its supervisor ends by
+	// itself right after the exit.
 	ts := containers.TaskSpec{Runtime: "container-runtime-linux", Hostname: "eph",
 		Image: containers.ImageConfig{Entrypoint: []string{"/bin/sh", "-c"}},
-		Spec:  containers.Spec{Args: []string{"exit 3"}, Ephemeral: true}}
+		Spec:  containers.Spec{Args: []string{"sleep 1; exit 3"}, Ephemeral: true}}
 	if _, err := r.Run(t.Context(), "eph", ts); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
