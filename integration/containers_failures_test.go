@@ -83,7 +83,7 @@ func TestContainerFailedStart(t *testing.T) {
 				if m := mountsUnder(filepath.Join(d.Root, "containers", name)); len(m) > 0 {
 					t.Errorf("mounts left after a failed start: %v", m)
 				}
-				if pids := processesMentioning(name); len(pids) > 0 {
+				if pids := processesOf(d, name); len(pids) > 0 {
 					t.Errorf("processes left after a failed start: %v", pids)
 				}
 				for _, dir := range []string{filepath.Join(d.State, "runc", name), filepath.Join("/sys/fs/cgroup/container", name)} {

@@ -70,7 +70,7 @@ func TestContainerRaces(t *testing.T) {
 				t.Errorf("start %d: pid %d (first %d), %v", i, pids[i], pids[0], err)
 			}
 		}
-		if n := len(processesMentioning("race-start")); n != 1 {
+		if n := len(processesOfNow(d, "race-start")); n != 1 {
 			t.Errorf("%d supervisors for one container", n)
 		}
 		cli(t, d, 0, "rm", "-f", "race-start")

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -91,7 +92,7 @@ func assertNoLeftovers(t *testing.T, d *Daemon, cs []client.Container) {
 		if m, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup/*/container", c.ID)); len(m) > 0 {
 			t.Errorf("cgroups left behind: %v", m)
 		}
-		if pids := processesMentioning(c.ID); len(pids) > 0 {
+		if pids := processesOf(d, c.ID); len(pids) > 0 {
 			t.Errorf("processes of %s left behind: %v", c.ID, pids)
 		}
 		if m := mountsUnder(filepath.Join(d.Root, "containers", c.ID)); len(m) > 0 {
@@ -100,19 +101,46 @@ func assertNoLeftovers(t *testing.T, d *Daemon, cs []client.Container) {
 	}
 }
 
-// processesMentioning returns pids whose command line, or working
-// directory, contains s (an adopted idle supervisor works in
-// <state>/containers/<id>; its command line names no container).
-func processesMentioning(s string) []string {
+// processesOf returns the pids of d's processes for container id: those
+// working in its state or root dir (an adopted idle supervisor works in
+// <state>/containers/<id>; its command line names no container), and those
+// whose command line has id as an argument and names d's state or root
+// (a supervisor, its monitor, runc). Matching the daemon's own paths keeps
+// unrelated processes on the machine that happen to mention the name out.
+// A supervisor that ends by itself after its container's exit may still be
+// on its way out when the apiserver has answered: it gets a few seconds.
+func processesOf(d *Daemon, id string) []string {
+	var out []string
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out = processesOfNow(d, id)
+		if len(out) == 0 || time.Now().After(deadline) {
+			return out
+		}
+	}
+}
+
+func processesOfNow(d *Daemon, id string) []string {
+	dirs := []string{filepath.Join(d.State, "containers", id), filepath.Join(d.Root, "containers", id)}
 	ents, _ := os.ReadDir("/proc")
 	var out []string
 	for _, e := range ents {
 		if e.Name()[0] < '0' || e.Name()[0] > '9' {
 			continue
 		}
+		if cwd, err := os.Readlink(filepath.Join("/proc", e.Name(), "cwd")); err == nil {
+			cwd = strings.TrimSuffix(cwd, " (deleted)")
+			if slices.ContainsFunc(dirs, func(dir string) bool { return cwd == dir || strings.HasPrefix(cwd, dir+"/") }) {
+				out = append(out, e.Name())
+				continue
+			}
+		}
 		cmd, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		cwd, _ := os.Readlink(filepath.Join("/proc", e.Name(), "cwd"))
-		if err == nil && (strings.Contains(string(cmd), s) || strings.Contains(cwd, s)) {
+		if err != nil {
+			continue
+		}
+		args := strings.Split(string(cmd), "\x00")
+		ours := slices.ContainsFunc(args, func(a string) bool { return strings.Contains(a, d.State) || strings.Contains(a, d.Root) })
+		if ours && slices.Contains(args, id) {
 			out = append(out, e.Name())
 		}
 	}
