@@ -139,7 +139,9 @@ func (f *createFlags) spec(fs *pflag.FlagSet, args []string) (client.ContainerSp
 		sp.Env = append(sp.Env, env...)
 	}
 	for _, e := range f.env {
-		sp.Env = append(sp.Env, expandEnv(e))
+		if kv, ok := expandEnv(e); ok {
+			sp.Env = append(sp.Env, kv)
+		}
 	}
 	if len(f.labels) > 0 {
 		sp.Labels = map[string]string{}
@@ -172,16 +174,18 @@ func (f *createFlags) spec(fs *pflag.FlagSet, args []string) (client.ContainerSp
 	return sp, nil
 }
 
-// expandEnv turns "KEY" into "KEY=<value from our environment>".
-func expandEnv(e string) string {
+// expandEnv turns "KEY" into "KEY=<value from our environment>"; a KEY
+// our environment does not have is left out (ok false), as docker does.
+func expandEnv(e string) (string, bool) {
 	if strings.Contains(e, "=") {
-		return e
+		return e, true
 	}
-	return e + "=" + os.Getenv(e)
+	v, ok := os.LookupEnv(e)
+	return e + "=" + v, ok
 }
 
 // readEnvFile reads KEY=VALUE lines; blank lines and # comments are skipped,
-// a bare KEY takes our environment's value.
+// a bare KEY takes our environment's value (and is left out without one).
 func readEnvFile(path string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -206,7 +210,9 @@ func parseEnvFile(r io.Reader, name string) ([]string, error) {
 		if k, _, _ := strings.Cut(line, "="); k == "" || strings.ContainsAny(k, " \t") {
 			return nil, fmt.Errorf("env file %q line %d: bad variable %q: %w", name, n, line, errdefs.ErrInvalidArgument)
 		}
-		out = append(out, expandEnv(line))
+		if kv, ok := expandEnv(line); ok {
+			out = append(out, kv)
+		}
 	}
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("env file %q: %v: %w", name, err, errdefs.ErrInvalidArgument)

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -46,6 +48,33 @@ func TestCreateFlagsSpec(t *testing.T) {
 				t.Errorf("spec memory %d shm %d ulimits %v; want %d %d %v", sp.Memory, sp.ShmSize, sp.Ulimits, tc.memory, tc.shm, tc.ulimits)
 			}
 		})
+	}
+}
+
+// TestCreateEnv: -e KEY and a bare KEY in an --env-file take the value from
+// the CLI's environment, and are left out when it has none (as docker does);
+// KEY= sets an empty value.
+func TestCreateEnv(t *testing.T) {
+	t.Setenv("CT_SET", "from-cli")
+	t.Setenv("CT_EMPTY", "")
+	file := filepath.Join(t.TempDir(), "env")
+	if err := os.WriteFile(file, []byte("CT_FILE=1\nCT_SET\nCT_UNSET_IN_FILE\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var f createFlags
+	cmd := &cobra.Command{Use: "create"}
+	f.register(cmd)
+	args := []string{"--env-file", file, "-e", "CT_SET", "-e", "CT_EMPTY", "-e", "CT_UNSET", "-e", "CT_BLANK=", "img"}
+	if err := cmd.Flags().Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	sp, err := f.spec(cmd.Flags(), cmd.Flags().Args())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"CT_FILE=1", "CT_SET=from-cli", "CT_SET=from-cli", "CT_EMPTY=", "CT_BLANK="}
+	if !slices.Equal(sp.Env, want) {
+		t.Fatalf("env %q, want %q", sp.Env, want)
 	}
 }
 

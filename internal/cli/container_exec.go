@@ -33,7 +33,9 @@ func (a *App) newContainerExecCommand() *cobra.Command {
 				Stdout: a.Stdout, Stderr: a.Stderr,
 			}
 			for _, e := range env {
-				opts.Env = append(opts.Env, expandEnv(e))
+				if kv, ok := expandEnv(e); ok {
+					opts.Env = append(opts.Env, kv)
+				}
 			}
 			if interactive && !detach {
 				opts.Stdin = a.Stdin
