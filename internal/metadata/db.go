@@ -36,7 +36,6 @@ type Options struct {
 // It is safe for concurrent use.
 type DB struct {
 	bolt *bolt.DB
-	path string
 }
 
 // Open opens (creating if absent) the bbolt file at path and runs the
@@ -87,7 +86,7 @@ func Open(path string, opt Options) (db *DB, retErr error) {
 	if err != nil {
 		return nil, openError(path, err)
 	}
-	db = &DB{bolt: b, path: path}
+	db = &DB{bolt: b}
 	defer func() {
 		if retErr != nil {
 			_ = b.Close()
@@ -112,9 +111,6 @@ func openError(path string, err error) error {
 	}
 	return fmt.Errorf("metadata database %s cannot be opened (%v); it was left untouched: %w", path, err, errdefs.ErrFailedPrecondition)
 }
-
-// Path returns the file's path.
-func (db *DB) Path() string { return db.path }
 
 // Close closes the file.
 func (db *DB) Close() error { return db.bolt.Close() }
@@ -236,14 +232,4 @@ type AppliedMigration struct {
 	Version   uint64    `json:"-"`
 	Name      string    `json:"name"`
 	AppliedAt time.Time `json:"applied_at"`
-}
-
-// CreateBucket creates a top-level bucket, translating bbolt's
-// ErrBucketExists into errdefs.ErrAlreadyExists.
-func CreateBucket(tx *bolt.Tx, name []byte) (*bolt.Bucket, error) {
-	b, err := tx.CreateBucket(name)
-	if errors.Is(err, bolterrors.ErrBucketExists) {
-		return nil, fmt.Errorf("bucket %q: %w", name, errdefs.ErrAlreadyExists)
-	}
-	return b, err
 }

@@ -147,14 +147,16 @@ func TestOpenNotRegular(t *testing.T) {
 	}
 }
 
-func TestViewUpdateAndCreateBucket(t *testing.T) {
+// TestViewUpdate: Update commits what fn did, and rolls back when fn
+// fails; View sees what was committed.
+func TestViewUpdate(t *testing.T) {
 	db, err := Open(filepath.Join(t.TempDir(), "metadata.db"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
 	err = db.Update(func(tx *bolt.Tx) error {
-		b, err := CreateBucket(tx, []byte("test"))
+		b, err := tx.CreateBucket([]byte("test"))
 		if err != nil {
 			return err
 		}
@@ -163,12 +165,15 @@ func TestViewUpdateAndCreateBucket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	failed := errors.New("fn failed")
 	err = db.Update(func(tx *bolt.Tx) error {
-		_, err := CreateBucket(tx, []byte("test"))
-		return err
+		if err := tx.Bucket([]byte("test")).Put([]byte("k"), []byte("rolled back")); err != nil {
+			return err
+		}
+		return failed
 	})
-	if !errors.Is(err, errdefs.ErrAlreadyExists) {
-		t.Fatalf("second CreateBucket: %v, want ErrAlreadyExists", err)
+	if !errors.Is(err, failed) {
+		t.Fatalf("failing Update = %v, want its fn's error", err)
 	}
 	err = db.View(func(tx *bolt.Tx) error {
 		if got := tx.Bucket([]byte("test")).Get([]byte("k")); string(got) != "v" {
