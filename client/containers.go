@@ -136,12 +136,28 @@ func (c *Client) CreateContainer(ctx context.Context, name string, spec Containe
 }
 
 // StartContainer starts a created or stopped container.
-func (c *Client) StartContainer(ctx context.Context, id string) (Container, error) {
-	resp, err := c.containers().Start(ctx, &containersv1.StartRequest{Id: id})
+func (c *Client) StartContainer(ctx context.Context, id string, opts ...StartOpt) (Container, error) {
+	req := &containersv1.StartRequest{Id: id}
+	for _, o := range opts {
+		o(req)
+	}
+	resp, err := c.containers().Start(ctx, req)
 	if err != nil {
 		return Container{}, err
 	}
 	return containerFromProto(resp.GetContainer()), nil
+}
+
+// StartOpt is an option of StartContainer.
+type StartOpt func(*containersv1.StartRequest)
+
+// WithFollower tells the apiserver that the caller follows the container's
+// output (ContainerLogs or ContainerLogsTo with Follow, called around the
+// start, as a foreground `run --rm` does): an auto-remove container then
+// waits for that follower, for at most 10 s, before it is removed, so that
+// the output of a quick exit is not lost to a follower that comes late.
+func WithFollower() StartOpt {
+	return func(r *containersv1.StartRequest) { r.Follow = true }
 }
 
 // StopContainer stops a container and returns once it has stopped.

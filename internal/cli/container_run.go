@@ -99,7 +99,9 @@ func (a *App) runForeground(ctx context.Context, c *client.Client, id string, rm
 	go func() {
 		logsDone <- a.writeLogs(logsCtx, c, id, client.LogOptions{Follow: true, Tail: tail}, false)
 	}()
-	if _, err := c.StartContainer(ctx, id); err != nil {
+	// WithFollower: a --rm container that ends before our follower has
+	// reached the apiserver is not removed (with its log) before it has.
+	if _, err := c.StartContainer(ctx, id, client.WithFollower()); err != nil {
 		cancelLogs()
 		<-logsDone
 		return a.cleanupFailedRun(c, id, rm, err)

@@ -334,6 +334,94 @@ func TestEphemeralSnapshotRemovedLater(t *testing.T) {
 	}
 }
 
+// TestAutoRemoveLateFollower: after StartFollowed, an auto-remove container
+// that exits before its follower has come is kept until the follower comes
+// and has read the log; then it is removed and Wait answers. When someone
+// follows it already at the start, that follower is the announced one.
+func TestAutoRemoveLateFollower(t *testing.T) {
+	s, _, _, rt := newTestService(t)
+	ctx := t.Context()
+	c, err := s.Create(ctx, "", Spec{Image: "busybox", AutoRemove: true, Ephemeral: true, StopTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.StartFollowed(ctx, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	waited := make(chan State, 1)
+	go func() {
+		got, err := s.Wait(ctx, c.ID)
+		if err != nil {
+			t.Errorf("Wait: %v", err)
+		}
+		waited <- got
+	}()
+	rt.exit(c.ID, 3)
+	select {
+	case got := <-waited:
+		t.Fatalf("Wait answered %+v before the announced follower came", got)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if _, err := s.Get(ctx, c.ID); err != nil {
+		t.Fatalf("removed before the announced follower came: %v", err)
+	}
+	if err := s.Logs(ctx, c.ID, LogOptions{Follow: true, Tail: -1}, func(LogEntry) error { return nil }); err != nil {
+		t.Fatalf("late follower: %v", err)
+	}
+	select {
+	case got := <-waited:
+		if got.ExitCode != 3 {
+			t.Fatalf("Wait = %+v", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("not removed after the follower read the log")
+	}
+	if _, err := s.Get(ctx, c.ID); !errors.Is(err, errdefs.ErrNotFound) {
+		t.Fatalf("Get after Wait = %v, want NotFound", err)
+	}
+
+	// Followed already when it starts: nobody else is awaited.
+	rt.drain = make(chan struct{})
+	c2, err := s.Create(ctx, "", Spec{Image: "busybox", AutoRemove: true, Ephemeral: true, StopTimeout: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	following := make(chan error, 1)
+	go func() {
+		following <- s.Logs(ctx, c2.ID, LogOptions{Follow: true, Tail: -1}, func(LogEntry) error { return nil })
+	}()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		s.mu.Lock()
+		n := s.following[c2.ID]
+		s.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the log follower never started")
+		}
+	}
+	if _, err := s.StartFollowed(ctx, c2.ID); err != nil {
+		t.Fatal(err)
+	}
+	rt.exit(c2.ID, 0)
+	close(rt.drain)
+	if err := <-following; err != nil {
+		t.Fatalf("Logs: %v", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if got, err := s.Wait(wctx, c2.ID); err != nil || got.ExitCode != 0 {
+		t.Fatalf("Wait = %+v, %v; want removed promptly", got, err)
+	}
+	s.mu.Lock()
+	left := len(s.awaited)
+	s.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("awaited followers left: %d", left)
+	}
+}
+
 // TestAutoRemoveRecordFirst: an auto-removed ephemeral container's durable
 // record is deleted before its bundle and state dirs (the in-memory one,
 // still listed, stays until the removal ends); Recover removes the dirs

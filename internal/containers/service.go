@@ -50,9 +50,12 @@ type Service struct {
 	creating map[string]bool          // ids reserved by a Create in progress
 	// removals are the auto-removals under way or just done (Wait), and
 	// following counts the log followers of each container (Logs), whom
-	// an auto-removal lets drain first.
+	// an auto-removal lets drain first. awaited counts the followers a
+	// StartFollowed announced that have not come yet: an auto-removal
+	// waits for them too.
 	removals  map[string]*removal
 	following map[string]int
+	awaited   map[string]int
 	// snapRemovals: closed when the background removal of that
 	// container's snapshot is over (removeSnapshotLater).
 	snapRemovals map[string]chan struct{}
@@ -84,7 +87,7 @@ func New(opt Opt) *Service {
 		store: newRecords(opt.Store), images: opt.Images, snapshots: opt.Snapshots, runtime: opt.Runtime,
 		log: log, defRT: rt,
 		locks: map[string]*idLock{}, tasks: map[string]*task{}, changed: map[string]chan struct{}{}, creating: map[string]bool{},
-		removals: map[string]*removal{}, following: map[string]int{}, snapRemovals: map[string]chan struct{}{},
+		removals: map[string]*removal{}, following: map[string]int{}, awaited: map[string]int{}, snapRemovals: map[string]chan struct{}{},
 		closing: make(chan struct{}),
 	}
 }
@@ -285,6 +288,20 @@ func (s *Service) Create(ctx context.Context, name string, spec Spec) (_ Contain
 // Start runs a created or stopped container. Starting a running container
 // is not an error.
 func (s *Service) Start(ctx context.Context, ref string) (Container, error) {
+	return s.start(ctx, ref, false)
+}
+
+// StartFollowed is Start for a caller that follows the container's output
+// (Logs with Follow, called around this call: a foreground `run --rm`).
+// An auto-remove container is then not removed before that follower has
+// come (waitFollowers), so that one that comes after a quick exit still
+// reads the log. Unless someone follows the container already: then that
+// follower is taken for the announced one.
+func (s *Service) StartFollowed(ctx context.Context, ref string) (Container, error) {
+	return s.start(ctx, ref, true)
+}
+
+func (s *Service) start(ctx context.Context, ref string, followed bool) (_ Container, retErr error) {
 	c, unlock, err := s.resolveLocked(ctx, ref)
 	if err != nil {
 		return Container{}, err
@@ -293,8 +310,33 @@ func (s *Service) Start(ctx context.Context, ref string) (Container, error) {
 	if c.State.Status == StatusRunning {
 		return c, nil
 	}
+	if followed && c.Spec.Ephemeral {
+		s.mu.Lock()
+		expected := s.following[c.ID] == 0
+		if expected {
+			s.awaited[c.ID]++
+		}
+		s.mu.Unlock()
+		if expected {
+			defer func() {
+				if retErr != nil {
+					s.mu.Lock()
+					s.dropAwaitedLocked(c.ID)
+					s.mu.Unlock()
+				}
+			}()
+		}
+	}
 	c.State.RestartCount = 0
 	return s.startLocked(ctx, c)
+}
+
+// dropAwaitedLocked forgets one follower StartFollowed announced for id.
+// s.mu is held.
+func (s *Service) dropAwaitedLocked(id string) {
+	if s.awaited[id]--; s.awaited[id] <= 0 {
+		delete(s.awaited, id)
+	}
 }
 
 func (s *Service) startLocked(ctx context.Context, c Container) (Container, error) {
@@ -516,14 +558,15 @@ func (s *Service) autoRemove(ctx context.Context, id string, rm *removal) {
 	})
 }
 
-// waitFollowers returns once nobody follows id's log, or after followerDrain.
+// waitFollowers returns once nobody follows id's log and no announced
+// follower is still to come (StartFollowed), or after followerDrain.
 func (s *Service) waitFollowers(id string) {
 	timer := time.NewTimer(followerDrain)
 	defer timer.Stop()
 	for {
 		ch := s.changes(id)
 		s.mu.Lock()
-		n := s.following[id]
+		n := s.following[id] + s.awaited[id]
 		s.mu.Unlock()
 		if n == 0 {
 			return
@@ -718,6 +761,9 @@ func (s *Service) removeLocked(ctx context.Context, c Container) error {
 	if err := s.store.Delete(ctx, c.ID); err != nil {
 		return err
 	}
+	s.mu.Lock()
+	delete(s.awaited, c.ID) // announced followers that never came
+	s.mu.Unlock()
 	if later {
 		s.removeSnapshotLater(c.ID)
 	}
@@ -861,6 +907,9 @@ func (s *Service) Logs(ctx context.Context, ref string, opts LogOptions, fn func
 	if opts.Follow {
 		s.mu.Lock()
 		s.following[c.ID]++
+		if s.awaited[c.ID] > 0 {
+			s.dropAwaitedLocked(c.ID) // the follower StartFollowed announced
+		}
 		s.mu.Unlock()
 		defer func() {
 			s.mu.Lock()

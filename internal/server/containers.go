@@ -39,7 +39,11 @@ func (s *containersServer) Create(ctx context.Context, req *containersv1.CreateR
 }
 
 func (s *containersServer) Start(ctx context.Context, req *containersv1.StartRequest) (*containersv1.StartResponse, error) {
-	c, err := s.svc.Start(ctx, req.GetId())
+	start := s.svc.Start
+	if req.GetFollow() {
+		start = s.svc.StartFollowed
+	}
+	c, err := start(ctx, req.GetId())
 	if err != nil {
 		return nil, err
 	}

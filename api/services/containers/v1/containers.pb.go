@@ -701,8 +701,15 @@ func (x *CreateResponse) GetContainer() *Container {
 }
 
 type StartRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The caller follows the container's output (Logs with follow, sent
+	// around this call, as a foreground `run --rm` does). An auto-remove
+	// container is then not removed at its exit before a follower has come
+	// (for at most 10 s), so that one arriving after a quick exit still reads
+	// the whole log. When the container is followed already, or does not
+	// remove itself, this changes nothing.
+	Follow        bool `protobuf:"varint,2,opt,name=follow,proto3" json:"follow,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -742,6 +749,13 @@ func (x *StartRequest) GetId() string {
 		return x.Id
 	}
 	return ""
+}
+
+func (x *StartRequest) GetFollow() bool {
+	if x != nil {
+		return x.Follow
+	}
+	return false
 }
 
 type StartResponse struct {
@@ -2251,9 +2265,10 @@ const file_api_services_containers_v1_containers_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12:\n" +
 	"\x04spec\x18\x02 \x01(\v2&.container.services.containers.v1.SpecR\x04spec\"[\n" +
 	"\x0eCreateResponse\x12I\n" +
-	"\tcontainer\x18\x01 \x01(\v2+.container.services.containers.v1.ContainerR\tcontainer\"\x1e\n" +
+	"\tcontainer\x18\x01 \x01(\v2+.container.services.containers.v1.ContainerR\tcontainer\"6\n" +
 	"\fStartRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"Z\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06follow\x18\x02 \x01(\bR\x06follow\"Z\n" +
 	"\rStartResponse\x12I\n" +
 	"\tcontainer\x18\x01 \x01(\v2+.container.services.containers.v1.ContainerR\tcontainer\"j\n" +
 	"\vStopRequest\x12\x0e\n" +
