@@ -29,6 +29,12 @@ func cgroupDirs(id string) []string {
 	// list every hierarchy's root and container/ dir as well).
 	hs, _ := os.ReadDir("/sys/fs/cgroup")
 	for _, h := range hs {
+		// Hierarchies are directories; files (the v2 root's cgroup.*,
+		// memory.*, …) and v1's alias symlinks (cpu -> cpu,cpuacct)
+		// are skipped without a stat.
+		if !h.IsDir() {
+			continue
+		}
 		m := filepath.Join("/sys/fs/cgroup", h.Name(), rel)
 		if fi, err := os.Stat(m); err == nil && fi.IsDir() {
 			out = append(out, m)

@@ -55,6 +55,12 @@ func cgroupDirs(id string) []string {
 	// container/ dir too (≈ 25 cgroupfs listings on v1).
 	hs, _ := os.ReadDir(cgroupRoot)
 	for _, h := range hs {
+		// Hierarchies are directories; files (the v2 root's cgroup.*,
+		// memory.*, …) and v1's alias symlinks (cpu -> cpu,cpuacct)
+		// are skipped without a stat.
+		if !h.IsDir() {
+			continue
+		}
 		m := filepath.Join(cgroupRoot, h.Name(), rel)
 		if fi, err := os.Stat(m); err == nil && fi.IsDir() {
 			out = append(out, m)
