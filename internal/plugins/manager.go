@@ -55,6 +55,7 @@ type Manager struct {
 	installRoot, logRoot, stateRoot string
 	log                             *slog.Logger
 	policy                          policy
+	logMax                          int64 // a plugin log over this is rotated at the next start
 
 	mu        sync.Mutex
 	plugins   map[string]Plugin               // as discovered; Instances unset
@@ -84,6 +85,7 @@ func New(opt Opt) (*Manager, error) {
 		stateRoot:   opt.StateRoot,
 		log:         log,
 		policy:      defaultPolicy,
+		logMax:      defaultLogMax,
 		plugins:     map[string]Plugin{},
 		instances:   map[string]map[string]*instance{},
 	}

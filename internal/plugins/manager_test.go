@@ -163,6 +163,52 @@ func TestSupervisedRestartAfterKill(t *testing.T) {
 	}
 }
 
+// TestPluginLogRotated: a plugin log over the size limit goes to <log>.1 at
+// the next start (replacing the older one); a smaller one is appended to.
+func TestPluginLogRotated(t *testing.T) {
+	root := t.TempDir()
+	writePlugin(t, BuiltinDir(root), "core1", coreConfig, "#!/bin/sh\necho started $$\nexec sleep 600\n")
+	logPath := filepath.Join(root, "logs", "core1.log")
+	if err := os.MkdirAll(filepath.Dir(logPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := strings.Repeat("old run\n", 100)
+	if err := os.WriteFile(logPath, []byte(old), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(logPath+".1", []byte("older run\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(Opt{InstallRoot: root, LogRoot: filepath.Join(root, "logs"), StateRoot: filepath.Join(root, "state"), Log: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.logMax = 512
+	m.policy = policy{minDelay: 50 * time.Millisecond, maxDelay: 200 * time.Millisecond, resetAfter: 10 * time.Second, stopTimeout: 500 * time.Millisecond}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	defer func() { cancel(errors.New("test over")); <-done }()
+
+	first := waitInstance(t, m, "core1", "", running)
+	waitFile(t, logPath, fmt.Sprintf("started %d", first.PID))
+	if b, _ := os.ReadFile(logPath); strings.Contains(string(b), "old run") {
+		t.Errorf("log over the limit not rotated: %q", b)
+	}
+	if b, _ := os.ReadFile(logPath + ".1"); string(b) != old {
+		t.Errorf("%s.1 = %d bytes, want the old log (%d bytes)", logPath, len(b), len(old))
+	}
+	// Under the limit: the next run appends.
+	if err := syscall.Kill(first.PID, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	second := waitInstance(t, m, "core1", "", func(in Instance) bool { return running(in) && in.PID != first.PID })
+	waitFile(t, logPath, fmt.Sprintf("started %d", second.PID))
+	if b, _ := os.ReadFile(logPath); !strings.Contains(string(b), fmt.Sprintf("started %d", first.PID)) {
+		t.Errorf("log under the limit not appended to: %q", b)
+	}
+}
+
 func waitFile(t *testing.T, path, want string) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)

@@ -204,6 +204,7 @@ func (m *Manager) spawn(in *instance) (*exec.Cmd, <-chan error, error) {
 	if err := os.MkdirAll(m.logRoot, 0o755); err != nil {
 		return nil, nil, fmt.Errorf("create log root: %w", err)
 	}
+	m.rotateLog(in.logPath)
 	logf, err := os.OpenFile(in.logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
 		return nil, nil, fmt.Errorf("open plugin log: %w", err)
@@ -235,6 +236,24 @@ func (m *Manager) spawn(in *instance) (*exec.Cmd, <-chan error, error) {
 		exited <- cmd.Wait()
 	}()
 	return cmd, exited, nil
+}
+
+// defaultLogMax is the size over which a plugin's log is rotated.
+const defaultLogMax = 10 << 20
+
+// rotateLog renames a plugin log larger than m.logMax to <log>.1 (replacing
+// the one before) ahead of a start, so that a plugin restarted again and
+// again, or one that logs much, keeps at most two logs of about that size
+// per run. A running plugin writes to its descriptor, so the log is rotated
+// only between runs.
+func (m *Manager) rotateLog(path string) {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() <= m.logMax {
+		return
+	}
+	if err := os.Rename(path, path+".1"); err != nil {
+		m.log.Warn("rotate plugin log", "path", path, "err", err)
+	}
 }
 
 // inheritedEnv is the apiserver's environment minus what systemd passed
