@@ -86,14 +86,32 @@ func (a *App) startUnit(ctx context.Context, bin string, args []string) error {
 	return nil
 }
 
+// apiserverLogMax is the size over which `system start` moves the detached
+// apiserver's log to <log>.1 before starting it (the running server holds
+// its descriptor, so the log is rotated between runs).
+const apiserverLogMax = 10 << 20
+
+// rotateLog renames path to path.1 (replacing it) when path is larger than max.
+func rotateLog(path string, max int64) error {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() <= max {
+		return nil
+	}
+	return os.Rename(path, path+".1")
+}
+
 // startDetached starts the apiserver in its own session with its output
-// appended to <log-root>/apiserver.log and waits until it is ready. A
+// appended to <log-root>/apiserver.log (rotated first when over
+// apiserverLogMax) and waits until it is ready. A
 // server that does not come up is killed, and the error carries its log.
 func (a *App) startDetached(ctx context.Context, r roots, sock, bin string, args []string, timeout time.Duration) error {
 	if err := os.MkdirAll(r.Log, 0o755); err != nil {
 		return fmt.Errorf("create log root: %w", err)
 	}
 	logPath := filepath.Join(r.Log, logFileName)
+	if err := rotateLog(logPath, apiserverLogMax); err != nil {
+		fmt.Fprintf(a.Stderr, "warning: rotate apiserver log: %v\n", err)
+	}
 	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
 		return fmt.Errorf("open apiserver log: %w", err)
