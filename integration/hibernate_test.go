@@ -122,6 +122,42 @@ func TestContainerHibernate(t *testing.T) {
 	assertNoLeftovers(t, d, []client.Container{{ID: id}})
 }
 
+// TestContainerHibernateConfig: runtime.hibernateAfter sets the delay; 0s
+// keeps supervisors awake.
+func TestContainerHibernateConfig(t *testing.T) {
+	requireIntegration(t)
+	dir := ShortTempDir(t)
+	never := filepath.Join(dir, "never.toml")
+	if err := os.WriteFile(never, []byte("[runtime]\nhibernateAfter = \"0s\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d, img := startContainersDaemonWith(t, WithArgs("--config", never))
+	cli(t, d, 0, "run", "-d", "--name", "awake", img, "sleep", "1000")
+	pid := supervisorPidOf(t, d, "awake")
+	time.Sleep(1500 * time.Millisecond) // 5× the default delay
+	if exe := processExe(pid); exe != "container-runtime-linux" {
+		t.Fatalf("with hibernateAfter 0s the supervisor runs %q", exe)
+	}
+	cli(t, d, 0, "rm", "-f", "awake")
+	assertNoLeftovers(t, d, []client.Container{{ID: "awake"}})
+
+	// A delay other than the default reaches the supervisor.
+	slow := filepath.Join(dir, "slow.toml")
+	if err := os.WriteFile(slow, []byte("[runtime]\nhibernateAfter = \"2s\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d2, img := startContainersDaemonWith(t, WithArgs("--config", slow))
+	cli(t, d2, 0, "run", "-d", "--name", "slow", img, "sleep", "1000")
+	pid = supervisorPidOf(t, d2, "slow")
+	time.Sleep(time.Second)
+	if exe := processExe(pid); exe != "container-runtime-linux" {
+		t.Fatalf("hibernated within 1s with hibernateAfter 2s: runs %q", exe)
+	}
+	waitHibernated(t, d2, "slow")
+	cli(t, d2, 0, "rm", "-f", "slow")
+	assertNoLeftovers(t, d2, []client.Container{{ID: "slow"}})
+}
+
 func TestContainerHibernatedExit(t *testing.T) {
 	requireIntegration(t)
 	d, img := startContainersDaemon(t)

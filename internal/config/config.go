@@ -47,6 +47,8 @@ type Config struct {
 type RuntimeConfig struct {
 	Default string `toml:"default" default:"container-runtime-linux" desc:"runtime plugin used when --runtime is not given"`
 	OCI     string `toml:"oci" default:"runc" desc:"OCI runtime binary the supervisor drives (runc or crun)"`
+	// HibernateAfter: see internal/runtime hibernate.go.
+	HibernateAfter time.Duration `toml:"hibernateAfter" default:"300ms" desc:"how long a container's supervisor serves nothing but waiting before it hibernates (execs the small container-runtime-monitor until it is needed again); 0s: never"`
 }
 
 // ImagesConfig tunes image pulls.
@@ -103,6 +105,9 @@ func (c *Config) problems() []error {
 	}
 	if c.Runtime.OCI == "" {
 		bad("runtime.oci", "must not be empty")
+	}
+	if c.Runtime.HibernateAfter < 0 {
+		bad("runtime.hibernateAfter", "%s: must not be negative", c.Runtime.HibernateAfter)
 	}
 	return errs
 }

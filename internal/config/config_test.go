@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/berth/container/errdefs"
 )
@@ -39,7 +40,8 @@ func TestDefaults(t *testing.T) {
 	c := l.Config
 	if c.Runtime.Default != "container-runtime-linux" || c.Runtime.OCI != "runc" ||
 		c.Images.MaxConcurrentDownloads != 3 || c.Images.DefaultRegistry != "docker.io" ||
-		c.Network.Subnet != "10.88.0.0/16" || c.DNS.Domain != "" || c.Logs.MaxFiles != 3 {
+		c.Network.Subnet != "10.88.0.0/16" || c.DNS.Domain != "" || c.Logs.MaxFiles != 3 ||
+		c.Runtime.HibernateAfter != 300*time.Millisecond {
 		t.Errorf("defaults = %+v", c)
 	}
 	if c != Defaults() {
@@ -120,6 +122,7 @@ func TestLoadErrors(t *testing.T) {
 		{name: "wrong type", data: "[images]\nmaxConcurrentDownloads = \"many\"\n", err: errdefs.ErrInvalidArgument, mention: "images.maxConcurrentDownloads"},
 		{name: "invalid value", data: "[network]\nsubnet = \"10.88.0.1/16\"\n", err: errdefs.ErrInvalidArgument, mention: "network.subnet"},
 		{name: "zero downloads", data: "[images]\nmaxConcurrentDownloads = 0\n", err: errdefs.ErrInvalidArgument},
+		{name: "negative hibernation", data: "[runtime]\nhibernateAfter = \"-1s\"\n", err: errdefs.ErrInvalidArgument, mention: "runtime.hibernateAfter"},
 		{name: "missing required", required: true, err: errdefs.ErrNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/containerd/containerd/v2/core/mount"
 	"github.com/opencontainers/go-digest"
@@ -31,6 +32,15 @@ type containersDeps struct {
 	Logs    config.LogsConfig
 }
 
+// hibernateAfter maps runtime.hibernateAfter to runtime.Opt's: there 0
+// means the default and a negative value never.
+func hibernateAfter(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
 // wireContainers builds the containers service over metadata, images,
 // snapshots and the supervisors, reattaches to the containers that ran
 // before this apiserver started, registers the harness, and starts the
@@ -42,6 +52,7 @@ func wireContainers(ctx context.Context, srv *grpc.Server, cfg Config, deps cont
 		Root: cfg.Root, State: cfg.State, InstallRoot: cfg.InstallRoot,
 		Lookup: deps.LookupRuntime, OCIRuntime: deps.Runtime.OCI,
 		LogMaxSize: deps.Logs.MaxSize, LogMaxFiles: deps.Logs.MaxFiles, Log: log,
+		HibernateAfter: hibernateAfter(deps.Runtime.HibernateAfter),
 	})
 	rt.CleanupIdle() // idle supervisors a crashed apiserver left
 	svc := containers.New(containers.Opt{
