@@ -33,7 +33,9 @@ const benchImage = "bench.local/busybox:1"
 // CONTAINER_BENCH_BATCH_RUNS (default 5 rounds of 50 detached containers),
 // CONTAINER_BENCH_NOPODMAN=1 to leave podman out, CONTAINER_BENCH_NODOCKER=1
 // to leave docker out (a private dockerd is started when dockerd is
-// installed: its own data and exec roots, no bridge, no iptables rules).
+// installed: its own data and exec roots, no bridge, no iptables rules),
+// CONTAINER_BENCH_HIBERNATE_AFTER to set runtime.hibernateAfter ("0s": the
+// supervisors never hibernate; the memory rows then show them awake).
 func TestContainersBench(t *testing.T) {
 	if os.Getenv("CONTAINER_BENCH") != "1" {
 		t.Skip("set CONTAINER_BENCH=1 (bench/containers.sh does)")
@@ -63,7 +65,11 @@ func TestContainersBench(t *testing.T) {
 	b := &bencher{t: t, out: out, dir: dir, sock: filepath.Join(dir, "api.sock"), results: map[string]float64{}}
 	cfg := filepath.Join(dir, "config.toml")
 	// The whole 100 MiB log is kept, so logs reads all of it back.
-	if err := os.WriteFile(cfg, []byte("[logs]\nmaxSize = 209715200\nmaxFiles = 2\n"), 0o644); err != nil {
+	conf := "[logs]\nmaxSize = 209715200\nmaxFiles = 2\n"
+	if h := os.Getenv("CONTAINER_BENCH_HIBERNATE_AFTER"); h != "" {
+		conf += fmt.Sprintf("[runtime]\nhibernateAfter = %q\n", h)
+	}
+	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	b.cfg = cfg
@@ -146,19 +152,28 @@ func TestContainersBench(t *testing.T) {
 	}
 	// A running container's supervisor hibernates (execs
 	// container-runtime-monitor in its own process) once it has served
-	// nothing but Wait for 300 ms: measure that steady state, waiting for
-	// it at most 5 s more; one still awake is measured as it is.
+	// nothing but Wait for runtime.hibernateAfter: measure that steady
+	// state, waiting for it at most 15 s (none when hibernation is off);
+	// one still awake is measured as it is.
 	time.Sleep(time.Second)
-	deadline := time.Now().Add(5 * time.Second)
-	var pss []float64
-	for _, id := range ids {
-		pid := b.supervisorPid(id)
+	deadline := time.Now().Add(15 * time.Second)
+	if h, err := time.ParseDuration(os.Getenv("CONTAINER_BENCH_HIBERNATE_AFTER")); err == nil && h == 0 {
+		deadline = time.Now()
+	}
+	// All are waited for first: a hibernated supervisor's PSS depends on
+	// how many others share the monitor's pages.
+	pids := make([]int, len(ids))
+	for i, id := range ids {
+		pids[i] = b.supervisorPid(id)
 		for time.Now().Before(deadline) {
-			if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); filepath.Base(exe) == "container-runtime-monitor" {
+			if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pids[i])); filepath.Base(exe) == "container-runtime-monitor" {
 				break
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
+	}
+	var pss []float64
+	for _, pid := range pids {
 		pss = append(pss, float64(pssKiB(t, pid)))
 	}
 	onePSS := pss[0]

@@ -18,6 +18,18 @@ import (
 // the next call or when its container exits (internal/supervisor
 // hibernate.go).
 
+// startHibernatingDaemon starts an apiserver whose supervisors hibernate
+// after 300 ms (runtime.hibernateAfter; the default, 5 s, would make these
+// tests wait).
+func startHibernatingDaemon(t *testing.T) (*Daemon, string) {
+	t.Helper()
+	conf := filepath.Join(ShortTempDir(t), "config.toml")
+	if err := os.WriteFile(conf, []byte("[runtime]\nhibernateAfter = \"300ms\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return startContainersDaemonWith(t, WithArgs("--config", conf))
+}
+
 // supervisorPidOf reads <state>/containers/<id>/supervisor.pid.
 func supervisorPidOf(t *testing.T, d *Daemon, id string) int {
 	t.Helper()
@@ -83,7 +95,7 @@ func waitLogs(t *testing.T, d *Daemon, id, want string) {
 
 func TestContainerHibernate(t *testing.T) {
 	requireIntegration(t)
-	d, img := startContainersDaemon(t)
+	d, img := startHibernatingDaemon(t)
 	const id = "hib-main"
 	cli(t, d, 0, "run", "-d", "--name", id, img, "sh", "-c",
 		`trap "exit 143" TERM; echo before; sleep 1.5; echo during; printf partial; sleep 1000 & wait`)
@@ -123,7 +135,7 @@ func TestContainerHibernate(t *testing.T) {
 }
 
 // TestContainerHibernateConfig: runtime.hibernateAfter sets the delay; 0s
-// keeps supervisors awake.
+// keeps supervisors awake; by default they hibernate after 5 s.
 func TestContainerHibernateConfig(t *testing.T) {
 	requireIntegration(t)
 	dir := ShortTempDir(t)
@@ -134,24 +146,20 @@ func TestContainerHibernateConfig(t *testing.T) {
 	d, img := startContainersDaemonWith(t, WithArgs("--config", never))
 	cli(t, d, 0, "run", "-d", "--name", "awake", img, "sleep", "1000")
 	pid := supervisorPidOf(t, d, "awake")
-	time.Sleep(1500 * time.Millisecond) // 5× the default delay
+	time.Sleep(1500 * time.Millisecond) // 5× the delay of the other tests here
 	if exe := processExe(pid); exe != "container-runtime-linux" {
 		t.Fatalf("with hibernateAfter 0s the supervisor runs %q", exe)
 	}
 	cli(t, d, 0, "rm", "-f", "awake")
 	assertNoLeftovers(t, d, []client.Container{{ID: "awake"}})
 
-	// A delay other than the default reaches the supervisor.
-	slow := filepath.Join(dir, "slow.toml")
-	if err := os.WriteFile(slow, []byte("[runtime]\nhibernateAfter = \"2s\"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d2, img := startContainersDaemonWith(t, WithArgs("--config", slow))
+	// The default: awake for the first 5 s, hibernated after.
+	d2, img := startContainersDaemon(t)
 	cli(t, d2, 0, "run", "-d", "--name", "slow", img, "sleep", "1000")
 	pid = supervisorPidOf(t, d2, "slow")
-	time.Sleep(time.Second)
+	time.Sleep(2 * time.Second)
 	if exe := processExe(pid); exe != "container-runtime-linux" {
-		t.Fatalf("hibernated within 1s with hibernateAfter 2s: runs %q", exe)
+		t.Fatalf("hibernated within 2 s by default: runs %q", exe)
 	}
 	waitHibernated(t, d2, "slow")
 	cli(t, d2, 0, "rm", "-f", "slow")
@@ -160,7 +168,7 @@ func TestContainerHibernateConfig(t *testing.T) {
 
 func TestContainerHibernatedExit(t *testing.T) {
 	requireIntegration(t)
-	d, img := startContainersDaemon(t)
+	d, img := startHibernatingDaemon(t)
 	const id = "hib-exit"
 	cli(t, d, 0, "run", "-d", "--name", id, img, "sh", "-c", `sleep 2; echo bye; exit 7`)
 	waitHibernated(t, d, id)
@@ -180,7 +188,7 @@ func TestContainerHibernatedExit(t *testing.T) {
 func TestContainerHibernatedRotation(t *testing.T) {
 	requireIntegration(t)
 	conf := filepath.Join(ShortTempDir(t), "config.toml")
-	if err := os.WriteFile(conf, []byte("[logs]\nmaxSize = 250\nmaxFiles = 3\n"), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte("[logs]\nmaxSize = 250\nmaxFiles = 3\n[runtime]\nhibernateAfter = \"300ms\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	d2, img := startContainersDaemonWith(t, WithArgs("--config", conf))
@@ -225,7 +233,7 @@ func TestContainerHibernatedRotation(t *testing.T) {
 
 func TestContainerHibernatedReattach(t *testing.T) {
 	requireIntegration(t)
-	d, img := startContainersDaemon(t)
+	d, img := startHibernatingDaemon(t)
 	ids := []string{"hib-r0", "hib-r1", "hib-r2"}
 	for _, id := range ids {
 		cli(t, d, 0, "run", "-d", "--name", id, img, "sh", "-c", `trap "exit 143" TERM; sleep 1000 & wait`)
@@ -271,7 +279,7 @@ func TestContainerHibernatedReattach(t *testing.T) {
 
 func TestContainerHibernatedStdin(t *testing.T) {
 	requireIntegration(t)
-	d, img := startContainersDaemon(t)
+	d, img := startHibernatingDaemon(t)
 	const id = "hib-stdin"
 	// -i keeps the container's stdin open: it must stay open across the
 	// handovers (cat would end at EOF).
@@ -296,7 +304,7 @@ func TestContainerHibernatedStdin(t *testing.T) {
 
 func TestContainerHibernatedTerminal(t *testing.T) {
 	requireIntegration(t)
-	d, img := startContainersDaemon(t)
+	d, img := startHibernatingDaemon(t)
 	const id = "hib-tty"
 	// A terminal's pty master is handed over like the pipes.
 	cli(t, d, 0, "run", "-d", "-t", "--name", id, img, "sh", "-c", `echo before; sleep 1.5; echo during; sleep 1000`)
@@ -319,7 +327,7 @@ func TestContainerHibernatedTerminal(t *testing.T) {
 
 func TestContainerHibernatedFollow(t *testing.T) {
 	requireIntegration(t)
-	d, img := startContainersDaemon(t)
+	d, img := startHibernatingDaemon(t)
 	const id = "hib-follow"
 	// logs -f follows what the monitor writes, and ends with the exit.
 	cli(t, d, 0, "run", "-d", "--name", id, img, "sh", "-c", `echo a; sleep 1; echo b; sleep 1; echo c`)

@@ -48,7 +48,7 @@ type RuntimeConfig struct {
 	Default string `toml:"default" default:"container-runtime-linux" desc:"runtime plugin used when --runtime is not given"`
 	OCI     string `toml:"oci" default:"runc" desc:"OCI runtime binary the supervisor drives (runc or crun)"`
 	// HibernateAfter: see internal/runtime hibernate.go.
-	HibernateAfter time.Duration `toml:"hibernateAfter" default:"300ms" desc:"how long a container's supervisor serves nothing but waiting before it hibernates (execs the small container-runtime-monitor until it is needed again); 0s: never"`
+	HibernateAfter time.Duration `toml:"hibernateAfter" default:"5s" desc:"how long a container's supervisor serves nothing but waiting before it hibernates (execs the small container-runtime-monitor until it is needed again); 0s: never"`
 }
 
 // ImagesConfig tunes image pulls.

@@ -41,7 +41,7 @@ func TestDefaults(t *testing.T) {
 	if c.Runtime.Default != "container-runtime-linux" || c.Runtime.OCI != "runc" ||
 		c.Images.MaxConcurrentDownloads != 3 || c.Images.DefaultRegistry != "docker.io" ||
 		c.Network.Subnet != "10.88.0.0/16" || c.DNS.Domain != "" || c.Logs.MaxFiles != 3 ||
-		c.Runtime.HibernateAfter != 300*time.Millisecond {
+		c.Runtime.HibernateAfter != 5*time.Second {
 		t.Errorf("defaults = %+v", c)
 	}
 	if c != Defaults() {

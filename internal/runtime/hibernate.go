@@ -26,8 +26,11 @@ import (
 // again (which wakes the supervisor, which reaps and reports the exit).
 
 // DefaultHibernateAfter is how long a supervisor serves nothing but Wait
-// before it hibernates.
-const DefaultHibernateAfter = 300 * time.Millisecond
+// before it hibernates. A hibernation and the wake-up after it cost two
+// execs (≈ 50 ms of CPU on the slow machine of docs/ARCHITECTURE.md
+// "Performance"): a container that lives a few seconds, or is polled every
+// few seconds, would pay them for nothing.
+const DefaultHibernateAfter = 5 * time.Second
 
 // hibernateEnv passes the delay to the supervisor (a plugin that does not
 // know it ignores it); "0" disables hibernation.

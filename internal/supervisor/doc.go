@@ -16,7 +16,7 @@
 // to <state>/supervisor.pid.
 //
 // Hibernation (hibernate.go): started with --hibernate-after D (the
-// apiserver sets CONTAINER_SUPERVISOR_HIBERNATE_AFTER=300ms), a supervisor
+// apiserver sets CONTAINER_SUPERVISOR_HIBERNATE_AFTER, 5s by default), a supervisor
 // whose container runs, with nothing exec'd still running, that has served
 // no call but Wait and read no output for D,
 // execs container-runtime-monitor (internal/monitor, installed next to

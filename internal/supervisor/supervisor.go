@@ -371,9 +371,9 @@ func (s *supervisor) initPid() int {
 }
 
 // createGCPercent is the GC percent while Create runs and for
-// gcResumeAfter after it (less than the 300 ms after which a supervisor
-// hibernates, DefaultHibernateAfter, and longer than a short container's
-// run, exit and clean-up).
+// gcResumeAfter after it (less than the delay after which a supervisor
+// hibernates, runtime.DefaultHibernateAfter, and longer than a short
+// container's run, exit and clean-up).
 const (
 	createGCPercent = 1000
 	gcResumeAfter   = 100 * time.Millisecond
