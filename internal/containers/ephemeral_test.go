@@ -133,29 +133,8 @@ func TestAutoRemoveWait(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	following := make(chan error, 1)
-	go func() {
-		following <- s.Logs(ctx, c.ID, LogOptions{Follow: true, Tail: -1}, func(LogEntry) error { return nil })
-	}()
-	waited := make(chan State, 1)
-	go func() {
-		got, err := s.Wait(ctx, c.ID)
-		if err != nil {
-			t.Errorf("Wait: %v", err)
-		}
-		waited <- got
-	}()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		s.mu.Lock()
-		n := s.following[c.ID]
-		s.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the log follower never started")
-		}
-	}
+	following := followLog(t, s, c.ID)
+	waited := waitAsync(t, s, c.ID)
 	if _, err := s.Start(ctx, c.ID); err != nil {
 		t.Fatal(err)
 	}
@@ -334,6 +313,40 @@ func TestEphemeralSnapshotRemovedLater(t *testing.T) {
 	}
 }
 
+// followLog follows id's log in the background until it ends (the fake
+// runtime's drain) and returns once the follower is registered.
+func followLog(t *testing.T, s *Service, id string) <-chan error {
+	t.Helper()
+	following := make(chan error, 1)
+	go func() {
+		following <- s.Logs(t.Context(), id, LogOptions{Follow: true, Tail: -1}, func(LogEntry) error { return nil })
+	}()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		s.mu.Lock()
+		n := s.following[id]
+		s.mu.Unlock()
+		if n == 1 {
+			return following
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the log follower never started")
+		}
+	}
+}
+
+// waitAsync calls Wait on id in the background.
+func waitAsync(t *testing.T, s *Service, id string) <-chan State {
+	waited := make(chan State, 1)
+	go func() {
+		got, err := s.Wait(t.Context(), id)
+		if err != nil {
+			t.Errorf("Wait: %v", err)
+		}
+		waited <- got
+	}()
+	return waited
+}
+
 // TestAutoRemoveLateFollower: after StartFollowed, an auto-remove container
 // that exits before its follower has come is kept until the follower comes
 // and has read the log; then it is removed and Wait answers. When someone
@@ -348,14 +361,7 @@ func TestAutoRemoveLateFollower(t *testing.T) {
 	if _, err := s.StartFollowed(ctx, c.ID); err != nil {
 		t.Fatal(err)
 	}
-	waited := make(chan State, 1)
-	go func() {
-		got, err := s.Wait(ctx, c.ID)
-		if err != nil {
-			t.Errorf("Wait: %v", err)
-		}
-		waited <- got
-	}()
+	waited := waitAsync(t, s, c.ID)
 	rt.exit(c.ID, 3)
 	select {
 	case got := <-waited:
@@ -386,21 +392,7 @@ func TestAutoRemoveLateFollower(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	following := make(chan error, 1)
-	go func() {
-		following <- s.Logs(ctx, c2.ID, LogOptions{Follow: true, Tail: -1}, func(LogEntry) error { return nil })
-	}()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		s.mu.Lock()
-		n := s.following[c2.ID]
-		s.mu.Unlock()
-		if n == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the log follower never started")
-		}
-	}
+	following := followLog(t, s, c2.ID)
 	if _, err := s.StartFollowed(ctx, c2.ID); err != nil {
 		t.Fatal(err)
 	}
