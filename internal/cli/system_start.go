@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/berth/container/errdefs"
+	"github.com/berth/container/internal/plugins"
 )
 
 func (a *App) newSystemStartCommand() *cobra.Command {
@@ -91,15 +92,6 @@ func (a *App) startUnit(ctx context.Context, bin string, args []string) error {
 // its descriptor, so the log is rotated between runs).
 const apiserverLogMax = 10 << 20
 
-// rotateLog renames path to path.1 (replacing it) when path is larger than max.
-func rotateLog(path string, max int64) error {
-	fi, err := os.Stat(path)
-	if err != nil || fi.Size() <= max {
-		return nil
-	}
-	return os.Rename(path, path+".1")
-}
-
 // startDetached starts the apiserver in its own session with its output
 // appended to <log-root>/apiserver.log (rotated first when over
 // apiserverLogMax) and waits until it is ready. A
@@ -109,7 +101,7 @@ func (a *App) startDetached(ctx context.Context, r roots, sock, bin string, args
 		return fmt.Errorf("create log root: %w", err)
 	}
 	logPath := filepath.Join(r.Log, logFileName)
-	if err := rotateLog(logPath, apiserverLogMax); err != nil {
+	if err := plugins.RotateLog(logPath, apiserverLogMax); err != nil {
 		fmt.Fprintf(a.Stderr, "warning: rotate apiserver log: %v\n", err)
 	}
 	logf, err := os.OpenFile(logPath, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)

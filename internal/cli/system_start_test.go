@@ -86,33 +86,3 @@ func TestSystemStartMissingBinary(t *testing.T) {
 		t.Fatalf("systemStart without a binary: %v", err)
 	}
 }
-
-// TestRotateLog: a log over the limit becomes <log>.1 (replacing it); one
-// at or under it, or none, is left alone.
-func TestRotateLog(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "apiserver.log")
-	if err := rotateLog(path, 4); err != nil {
-		t.Fatalf("no log: %v", err)
-	}
-	for _, f := range []struct{ path, data string }{{path, "four"}, {path + ".1", "older"}} {
-		if err := os.WriteFile(f.path, []byte(f.data), 0o640); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := rotateLog(path, 4); err != nil {
-		t.Fatal(err)
-	}
-	if b, _ := os.ReadFile(path); string(b) != "four" {
-		t.Fatalf("log at the limit changed: %q", b)
-	}
-	if err := rotateLog(path, 3); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(path); !os.IsNotExist(err) {
-		t.Fatalf("log over the limit still there: %v", err)
-	}
-	if b, _ := os.ReadFile(path + ".1"); string(b) != "four" {
-		t.Fatalf("%s.1 = %q, want the rotated log", path, b)
-	}
-}

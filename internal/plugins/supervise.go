@@ -241,19 +241,26 @@ func (m *Manager) spawn(in *instance) (*exec.Cmd, <-chan error, error) {
 // defaultLogMax is the size over which a plugin's log is rotated.
 const defaultLogMax = 10 << 20
 
-// rotateLog renames a plugin log larger than m.logMax to <log>.1 (replacing
-// the one before) ahead of a start, so that a plugin restarted again and
-// again, or one that logs much, keeps at most two logs of about that size
-// per run. A running plugin writes to its descriptor, so the log is rotated
-// only between runs.
+// rotateLog rotates a plugin log larger than m.logMax ahead of a start, so
+// that a plugin restarted again and again, or one that logs much, keeps at
+// most two logs of about that size per run.
 func (m *Manager) rotateLog(path string) {
-	fi, err := os.Stat(path)
-	if err != nil || fi.Size() <= m.logMax {
-		return
-	}
-	if err := os.Rename(path, path+".1"); err != nil {
+	if err := RotateLog(path, m.logMax); err != nil {
 		m.log.Warn("rotate plugin log", "path", path, "err", err)
 	}
+}
+
+// RotateLog renames the log a supervised process appends to, when it is
+// larger than max, to <path>.1 (replacing the one before). The running
+// process writes to its descriptor, so a log is rotated between runs only:
+// the plugin manager before each start, `system start` before the
+// detached apiserver's.
+func RotateLog(path string, max int64) error {
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() <= max {
+		return nil
+	}
+	return os.Rename(path, path+".1")
 }
 
 // inheritedEnv is the apiserver's environment minus what systemd passed
