@@ -314,6 +314,17 @@ func WithArgs(args ...string) DaemonOption {
 	return func(o *daemonOpts) { o.args = append(o.args, args...) }
 }
 
+// WithConfig writes toml to a config file of the test's and starts the
+// daemon with --config naming it.
+func WithConfig(t testing.TB, toml string) DaemonOption {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(path, []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return WithArgs("--config", path)
+}
+
 // WithDir reuses dir (a previous Daemon's Dir) for root, state and
 // socket, as an apiserver restarted on the same host would.
 func WithDir(dir string) DaemonOption {

@@ -23,11 +23,7 @@ import (
 // tests wait).
 func startHibernatingDaemon(t *testing.T) (*Daemon, string) {
 	t.Helper()
-	conf := filepath.Join(ShortTempDir(t), "config.toml")
-	if err := os.WriteFile(conf, []byte("[runtime]\nhibernateAfter = \"300ms\"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return startContainersDaemonWith(t, WithArgs("--config", conf))
+	return startContainersDaemonWith(t, WithConfig(t, "[runtime]\nhibernateAfter = \"300ms\"\n"))
 }
 
 // supervisorPidOf reads <state>/containers/<id>/supervisor.pid.
@@ -138,12 +134,7 @@ func TestContainerHibernate(t *testing.T) {
 // keeps supervisors awake; by default they hibernate after 5 s.
 func TestContainerHibernateConfig(t *testing.T) {
 	requireIntegration(t)
-	dir := ShortTempDir(t)
-	never := filepath.Join(dir, "never.toml")
-	if err := os.WriteFile(never, []byte("[runtime]\nhibernateAfter = \"0s\"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d, img := startContainersDaemonWith(t, WithArgs("--config", never))
+	d, img := startContainersDaemonWith(t, WithConfig(t, "[runtime]\nhibernateAfter = \"0s\"\n"))
 	cli(t, d, 0, "run", "-d", "--name", "awake", img, "sleep", "1000")
 	pid := supervisorPidOf(t, d, "awake")
 	time.Sleep(1500 * time.Millisecond) // 5× the delay of the other tests here
@@ -187,11 +178,7 @@ func TestContainerHibernatedExit(t *testing.T) {
 
 func TestContainerHibernatedRotation(t *testing.T) {
 	requireIntegration(t)
-	conf := filepath.Join(ShortTempDir(t), "config.toml")
-	if err := os.WriteFile(conf, []byte("[logs]\nmaxSize = 250\nmaxFiles = 3\n[runtime]\nhibernateAfter = \"300ms\"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d2, img := startContainersDaemonWith(t, WithArgs("--config", conf))
+	d2, img := startContainersDaemonWith(t, WithConfig(t, "[logs]\nmaxSize = 250\nmaxFiles = 3\n[runtime]\nhibernateAfter = \"300ms\"\n"))
 	const id = "hib-rotate"
 	// Lines of ≈ 100 bytes in the log, one write each: the log rotates
 	// every few lines, before the hibernation and while hibernated.

@@ -173,11 +173,7 @@ func TestContainerRunBrokenPipe(t *testing.T) {
 // has not sent yet.
 func TestContainerRunSlowReader(t *testing.T) {
 	requireIntegration(t)
-	cfg := filepath.Join(t.TempDir(), "config.toml")
-	if err := os.WriteFile(cfg, []byte("[logs]\nmaxSize = 8388608\nmaxFiles = 3\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	d := StartDaemon(t, WithArgs("--config", cfg))
+	d := StartDaemon(t, WithConfig(t, "[logs]\nmaxSize = 8388608\nmaxFiles = 3\n"))
 	reg := registrytest.New(t)
 	img := reg.Ref("test/busybox:latest")
 	reg.Push(t, "test/busybox:latest", imagetest.Busybox(t))
